@@ -1,0 +1,44 @@
+# Spatial coordinates: checked, matched to cells, NA rows mark cells whose position is unknown.
+
+#' @noRd
+as_coords <- function(coords, cells, call = rlang_caller()) {
+  if (is.data.frame(coords)) {
+    num <- vapply(coords, is.numeric, logical(1))
+    if (!all(num)) {
+      dpvae_abort("Coordinate columns must be numeric; {.val {names(coords)[!num]}} {?is/are} not.", call = call)
+    }
+    coords <- as.matrix(coords)
+  }
+  if (!is.matrix(coords) || !is.numeric(coords)) {
+    dpvae_abort(c("{.arg coords} must be a numeric cells x 2 (or 3) matrix or data frame, not {.cls {class(coords)}}.",
+                  i = "For Seurat objects you can also give meta.data column names, e.g. {.code coords = c(\"x\", \"y\")}."),
+                call = call)
+  }
+  if (!ncol(coords) %in% 2:3) {
+    dpvae_abort("{.arg coords} must have 2 or 3 columns (x, y[, z]), not {ncol(coords)}.", call = call)
+  }
+  if (!is.null(rownames(coords)) && !is.null(cells) && !all(rownames(coords) == cells)) {
+    idx <- match(cells, rownames(coords))
+    if (anyNA(idx)) {
+      dpvae_abort(c("{.arg coords} has row names, but {sum(is.na(idx))} cell{?s} {?is/are} missing from them (e.g. {.val {cells[is.na(idx)][1]}}).",
+                    i = "Give one row per cell, named by cell, or an unnamed matrix in cell order."), call = call)
+    }
+    coords <- coords[idx, , drop = FALSE]
+  }
+  if (!is.null(cells) && nrow(coords) != length(cells)) {
+    dpvae_abort("{.arg coords} has {nrow(coords)} row{?s} but the data have {length(cells)} cell{?s}: give one row per cell.",
+                call = call)
+  }
+  if (any(is.infinite(coords))) {
+    dpvae_abort("{.arg coords} contains infinite values.", call = call)
+  }
+  partial <- rowSums(is.na(coords))
+  if (any(partial > 0 & partial < ncol(coords))) {
+    dpvae_abort(c("Some cells have only part of their coordinates (e.g. x but no y).",
+                  i = "A cell's coordinates must be all known or all NA (NA = position to reconstruct)."), call = call)
+  }
+  storage.mode(coords) <- "double"
+  colnames(coords) <- c("x", "y", "z")[seq_len(ncol(coords))]
+  rownames(coords) <- cells
+  coords
+}

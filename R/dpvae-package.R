@@ -1,0 +1,13 @@
+#' dpvae: distance-preserving VAEs for spatial reconstruction
+#'
+#' Reconstructs spatial coordinates of cells from gene expression with the
+#' distance-preserving variational autoencoder (dp-VAE) of Zhou and Du (2024).
+#' Start with [dpvae_reconstruct()]; [dpvae_fit()] and [predict.dpvae_model()]
+#' give finer control, [procrustes_distance()] measures the result.
+#'
+#' @references Zhou W, Du J-H (2024). Distance-Preserving Representations for
+#'   Genomic Spatial Reconstruction. arXiv:2408.00911.
+#' @keywords internal
+#' @useDynLib dpvae, .registration = TRUE
+"_PACKAGE"
+utils::globalVariables(".data")

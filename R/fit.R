@@ -1,0 +1,194 @@
+#' Fit a distance-preserving VAE
+#'
+#' Trains a dp-VAE (Zhou and Du, 2024) on spatial transcriptomics: an MLP
+#' variational autoencoder whose loss adds `lambda` times the mean squared
+#' difference between pairwise latent distances and `c` times pairwise spatial
+#' distances, with the scale `c` learned. With `latent_dim` equal to the number
+#' of spatial dimensions, the encoder mean divided by `c` is the predicted
+#' position; it is mapped onto the reference coordinates by a similarity
+#' transform fitted on the training cells.
+#'
+#' The reconstruction and KL terms are divided by the number of genes, so
+#' `lambda` means the same whatever the gene count, and coordinates are
+#' standardised (centred, one isotropic scale), so it does not depend on the
+#' coordinate units either. `lambda = 0` gives the plain VAE baseline.
+#'
+#' @param x Expression, genes x cells: a matrix or `dgCMatrix` of raw counts
+#'   (log-normalised internally) or of normalised values; or a Seurat object.
+#' @param coords Spatial coordinates, a cells x 2 or 3 numeric matrix (row
+#'   names matched to cells when present). For Seurat objects, meta.data
+#'   column names or `NULL` to find them. Cells whose row is `NA` are not used
+#'   for training.
+#' @param ... Passed on to methods.
+#' @param n_genes Number of highly variable genes used.
+#' @param normalize `"auto"` (log-normalise when `x` holds counts),
+#'   `"lognorm"` or `"none"`.
+#' @param hidden Units of the hidden layer of encoder and decoder.
+#' @param latent_dim Latent dimensions (must equal the spatial dimensions).
+#' @param lambda Weight of the distance-preserving term (0 = plain VAE).
+#' @param beta Weight of the KL term.
+#' @param alpha Weight of the reconstruction term.
+#' @param dp_loss `"squared"` (the paper's) or `"absolute"` difference of
+#'   distances.
+#' @param epochs Maximum number of full-batch epochs.
+#' @param lr Adam learning rate.
+#' @param warmup Epochs trained without the distance-preserving term.
+#' @param patience Stop after this many epochs without a better training
+#'   stress (0 = never stop early). The state with the lowest stress is kept.
+#' @param seed Random seed; by default drawn from R's generator, so
+#'   [set.seed()] makes fits reproducible.
+#' @param device `"auto"`, `"cpu"` or `"cuda"`.
+#' @param num.threads libtorch threads for this fit (`NULL` keeps the current
+#'   setting).
+#' @param verbose Show a progress bar.
+#' @return A `dpvae_model`: weights, settings, genes, preprocessing, training
+#'   history and the reconstructed coordinates of the training cells. It
+#'   survives [saveRDS()] / [readRDS()].
+#' @seealso [dpvae_reconstruct()], [predict.dpvae_model()]
+#' @export
+#' @examples
+#' mob <- dpvae_example_data()
+#' fit <- dpvae_fit(mob$counts, mob$coords, epochs = 100, seed = 1, verbose = FALSE)
+#' fit
+dpvae_fit <- function(x, ...) UseMethod("dpvae_fit")
+
+#' @rdname dpvae_fit
+#' @method dpvae_fit default
+#' @export
+dpvae_fit.default <- function(x, coords, ..., n_genes = 2000, normalize = c("auto", "lognorm", "none"),
+                              hidden = 124, latent_dim = NULL, lambda = 1, beta = 1, alpha = 1,
+                              dp_loss = c("squared", "absolute"), epochs = 1000, lr = 5e-3, warmup = 50,
+                              patience = 100, seed = NULL, device = "auto", num.threads = NULL,
+                              verbose = interactive()) {
+  check_dots_empty(...)
+  call <- match.call()
+  x <- as_expression(x)
+  coords <- as_coords(coords, colnames(x))
+  known <- stats::complete.cases(coords)
+  if (sum(known) < 3L) {
+    dpvae_abort(c("Training needs at least 3 cells with coordinates; found {sum(known)}.",
+                  i = "Check {.arg coords}: rows that are NA are not used for training."))
+  }
+  settings <- fit_settings(
+    n_genes = n_genes, hidden = hidden, latent_dim = latent_dim %||% ncol(coords), lambda = lambda,
+    beta = beta, alpha = alpha, dp_loss = match.arg(dp_loss), epochs = epochs, lr = lr, warmup = warmup,
+    patience = patience, seed = seed, num.threads = num.threads, spatial_dims = ncol(coords)
+  )
+  xt <- x[, known, drop = FALSE]
+  pp <- fit_preprocess(xt, n_genes = settings$n_genes, normalize = match.arg(normalize))
+  xs <- apply_preprocess(xt, pp)
+  settings$rust$n_genes <- length(pp$genes)
+  train_model(xs, coords[known, , drop = FALSE], settings, pp, device = device, verbose = verbose, call = call)
+}
+
+`%||%` <- function(a, b) if (is.null(a)) b else a
+
+check_dots_empty <- function(...) {
+  if (...length()) {
+    nm <- names(list(...))
+    dpvae_abort("Unknown argument{?s}: {.arg {if (is.null(nm)) '(unnamed)' else nm}}.", call = sys.call(-1))
+  }
+}
+
+fit_settings <- function(n_genes, hidden, latent_dim, lambda, beta, alpha, dp_loss, epochs, lr, warmup,
+                         patience, seed, num.threads, spatial_dims, call = rlang_caller()) {
+  check_number(n_genes, "n_genes", min = 2, integer = TRUE, call = call)
+  check_number(hidden, "hidden", min = 1, integer = TRUE, call = call)
+  check_number(latent_dim, "latent_dim", min = 1, max = 64, integer = TRUE, call = call)
+  if (latent_dim != spatial_dims) {
+    dpvae_abort(c("{.arg latent_dim} ({latent_dim}) must equal the number of spatial dimensions ({spatial_dims}).",
+                  i = "Wider latents with MDS read-out are planned; for now leave {.arg latent_dim} at its default."),
+                call = call)
+  }
+  for (nm in c("lambda", "beta", "alpha")) check_number(get(nm), nm, min = 0, call = call)
+  check_number(epochs, "epochs", min = 1, integer = TRUE, call = call)
+  check_number(lr, "lr", min = .Machine$double.xmin, call = call)
+  check_number(warmup, "warmup", min = 0, integer = TRUE, call = call)
+  check_number(patience, "patience", min = 0, integer = TRUE, call = call)
+  if (is.null(seed)) seed <- sample.int(.Machine$integer.max, 1L)
+  check_number(seed, "seed", min = 0, integer = TRUE, call = call)
+  threads <- 0L
+  if (!is.null(num.threads)) {
+    check_number(num.threads, "num.threads", min = 1, integer = TRUE, call = call)
+    threads <- as.integer(num.threads)
+  }
+  list(n_genes = as.integer(n_genes), rust = list(
+    n_genes = 0L, hidden = as.integer(hidden), latent_dim = as.integer(latent_dim), alpha = alpha,
+    beta = beta, lambda = lambda, dp_loss = dp_loss, epochs = as.integer(epochs), lr = lr,
+    warmup = as.integer(warmup), patience = as.integer(patience), seed = as.integer(seed),
+    num_threads = threads, report_every = 5L
+  ))
+}
+
+# Runs the Rust fit with a cli progress bar and builds the dpvae_model.
+train_model <- function(xs, coords, settings, pp, device, verbose, call) {
+  if (!is.character(device) || length(device) != 1L) dpvae_abort("{.arg device} must be \"auto\", \"cpu\" or \"cuda\".")
+  epochs <- settings$rust$epochs
+  bar <- NULL
+  progress <- function(epoch, loss, recon, kl, dp, scale, stress) {
+    if (isTRUE(verbose)) {
+      if (is.null(bar)) {
+        bar <<- cli::cli_progress_bar("Training dp-VAE", total = epochs, clear = TRUE,
+          format = "{cli::pb_bar} {cli::pb_current}/{cli::pb_total} | loss {sprintf('%.4f', loss)} | stress {sprintf('%.3f', stress)} | ETA {cli::pb_eta}",
+          .envir = environment())
+      }
+      cli::cli_progress_update(id = bar, set = epoch, .envir = environment())
+    }
+    TRUE
+  }
+  t0 <- proc.time()[["elapsed"]]
+  res <- rust_result(fit_impl(xs, coords, as_json(settings$rust), device, progress), call = call)
+  if (!is.null(bar)) cli::cli_progress_done(id = bar)
+  elapsed <- proc.time()[["elapsed"]] - t0
+  if (isTRUE(res$interrupted)) {
+    cli::cli_warn("Training was interrupted at epoch {res$epochs_run}; the model holds the best state so far.",
+                  class = "dpvae_warning_interrupted")
+  }
+  pred <- res$prediction
+  dimnames(pred$coords) <- list(rownames(coords), colnames(coords))
+  dimnames(pred$latent) <- list(rownames(coords), paste0("latent_", seq_len(ncol(pred$latent))))
+  model <- structure(list(
+    weights = res$weights,
+    config = jsonlite::fromJSON(res$config),
+    config_json = res$config,
+    frame_json = res$frame,
+    preprocess = pp,
+    history = as.data.frame(res$history),
+    scale = res$scale,
+    epochs_run = res$epochs_run,
+    best_epoch = res$best_epoch,
+    interrupted = res$interrupted,
+    spatial_dims = ncol(coords),
+    train_cells = rownames(coords),
+    train_coords = coords,
+    fitted_coords = pred$coords,
+    fitted_latent = pred$latent,
+    device = device,
+    seconds = elapsed,
+    call = call,
+    version = as.character(utils::packageVersion("dpvae"))
+  ), class = "dpvae_model")
+  if (isTRUE(verbose)) {
+    cli::cli_inform("dp-VAE: {res$epochs_run} epoch{?s} in {sprintf('%.1f', elapsed)} s, best training stress {sprintf('%.3f', min(res$history$stress, na.rm = TRUE))} at epoch {res$best_epoch}.")
+  }
+  model
+}
+
+as_json <- function(x) as.character(jsonlite::toJSON(x, auto_unbox = TRUE, digits = NA))
+
+#' @method print dpvae_model
+#' @export
+print.dpvae_model <- function(x, ...) {
+  cat("<dpvae_model>\n")
+  cat(sprintf("  trained on %d cells x %d genes, %d-D coordinates\n",
+              length(x$train_cells), length(x$preprocess$genes), x$spatial_dims))
+  cat(sprintf("  lambda %g, beta %g, alpha %g, hidden %d, latent %d, %s dp loss\n",
+              x$config$lambda, x$config$beta, x$config$alpha, x$config$hidden, x$config$latent_dim, x$config$dp_loss))
+  cat(sprintf("  %d epochs (best %d) in %.1f s%s; scale c = %.4g\n", x$epochs_run, x$best_epoch, x$seconds,
+              if (isTRUE(x$interrupted)) ", interrupted" else "", x$scale))
+  h <- x$history
+  last <- h[nrow(h), ]
+  cat(sprintf("  final loss %.4f (recon %.4f, KL %.4f, dp %.4f); best training stress %.4f\n",
+              last$loss, last$recon, last$kl, last$dp, suppressWarnings(min(h$stress, na.rm = TRUE))))
+  invisible(x)
+}

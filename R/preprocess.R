@@ -1,0 +1,98 @@
+# Expression preprocessing, fitted on the training cells and replayed on any new cells:
+# library-size normalisation + log1p (for counts), top variable genes, per-gene standardisation.
+# Sparse input stays sparse until the selected genes are densified.
+
+is_expression <- function(x) is.matrix(x) || methods::is(x, "dgCMatrix") || methods::is(x, "Matrix")
+
+as_expression <- function(x, call = rlang_caller()) {
+  if (methods::is(x, "Matrix") && !methods::is(x, "dgCMatrix")) x <- methods::as(x, "CsparseMatrix")
+  if (is.data.frame(x)) x <- as.matrix(x)
+  if (!is.matrix(x) && !methods::is(x, "dgCMatrix")) {
+    dpvae_abort("Expression must be a genes x cells matrix or dgCMatrix, not {.cls {class(x)}}.", call = call)
+  }
+  if (!is.numeric(if (is.matrix(x)) x else x@x)) {
+    dpvae_abort("The expression matrix must be numeric.", call = call)
+  }
+  if (is.null(rownames(x))) {
+    dpvae_abort(c("The expression matrix needs gene names as row names.",
+                  i = "Set {.code rownames(x) <- gene_names}."), call = call)
+  }
+  vals <- if (is.matrix(x)) x else x@x
+  if (anyNA(vals) || any(!is.finite(vals))) {
+    dpvae_abort(c("The expression matrix contains NA, NaN or Inf values.",
+                  i = "Remove or impute them before fitting (e.g. {.code x[is.na(x)] <- 0})."), call = call)
+  }
+  if (anyDuplicated(rownames(x))) {
+    rownames(x) <- make.unique(rownames(x))
+  }
+  x
+}
+
+is_count_matrix <- function(x) {
+  v <- if (is.matrix(x)) x else x@x
+  all(v >= 0) && all(v == round(v))
+}
+
+lognormalise <- function(x, target_sum) {
+  lib <- Matrix::colSums(x)
+  f <- ifelse(lib > 0, target_sum / lib, 0)
+  if (is.matrix(x)) log1p(sweep(x, 2, f, `*`)) else {
+    x <- x %*% Matrix::Diagonal(x = f)
+    x@x <- log1p(x@x)
+    x
+  }
+}
+
+row_mean_var <- function(x) {
+  n <- ncol(x)
+  m <- Matrix::rowMeans(x)
+  ex2 <- if (is.matrix(x)) rowMeans(x * x) else Matrix::rowMeans(x * x)
+  list(mean = m, var = pmax(ex2 - m^2, 0) * n / max(n - 1, 1))
+}
+
+#' @noRd
+fit_preprocess <- function(x, n_genes = 2000L, normalize = "auto", target_sum = 1e4, call = rlang_caller()) {
+  normalize <- match.arg(normalize, c("auto", "lognorm", "none"))
+  lognorm <- switch(normalize, auto = is_count_matrix(x), lognorm = TRUE, none = FALSE)
+  if (lognorm && !is_count_matrix(x)) {
+    dpvae_abort(c("{.code normalize = \"lognorm\"} needs raw counts, but the matrix has negative or non-integer values.",
+                  i = "Pass counts, or use {.code normalize = \"none\"} for already normalised data."), call = call)
+  }
+  y <- if (lognorm) lognormalise(x, target_sum) else x
+  mv <- row_mean_var(y)
+  variable <- which(mv$var > 0)
+  if (length(variable) < 2L) {
+    dpvae_abort(c("Fewer than 2 genes vary across the training cells.",
+                  i = "Check that the expression matrix is genes x cells and not empty."), call = call)
+  }
+  ord <- variable[order(-mv$var[variable], variable)]
+  keep <- sort(ord[seq_len(min(as.integer(n_genes), length(ord)))])
+  list(genes = rownames(x)[keep], lognorm = lognorm, target_sum = target_sum,
+       mean = unname(mv$mean[keep]), sd = unname(sqrt(mv$var[keep])))
+}
+
+#' Cells x selected genes, standardised with the stored parameters (dense, only the selected genes).
+#' @noRd
+apply_preprocess <- function(x, pp, min_overlap = 0.5, call = rlang_caller()) {
+  idx <- match(pp$genes, rownames(x))
+  found <- !is.na(idx)
+  if (mean(found) < min_overlap) {
+    dpvae_abort(c("Only {sum(found)} of the model's {length(pp$genes)} genes are in the data.",
+                  i = "Gene names must match (same species, same identifiers: symbols vs Ensembl)."), call = call)
+  }
+  if (!all(found)) {
+    cli::cli_warn("{sum(!found)} of the model's {length(pp$genes)} genes are missing from the data; they are set to the training mean.",
+                  class = "dpvae_warning_genes")
+  }
+  if (pp$lognorm && !is_count_matrix(x)) {
+    dpvae_abort(c("The model was trained on raw counts, but the new data have negative or non-integer values.",
+                  i = "Pass raw counts for the new cells."), call = call)
+  }
+  y <- if (pp$lognorm) lognormalise(x, pp$target_sum) else x
+  out <- matrix(0, ncol(x), length(pp$genes), dimnames = list(colnames(x), pp$genes))
+  if (any(found)) out[, found] <- as.matrix(Matrix::t(y[idx[found], , drop = FALSE]))
+  sds <- ifelse(pp$sd > 0, pp$sd, 1)
+  out <- sweep(sweep(out, 2, pp$mean, `-`), 2, sds, `/`)
+  out[, !found] <- 0
+  out
+}

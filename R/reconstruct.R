@@ -1,0 +1,108 @@
+#' Reconstruct spatial coordinates of cells
+#'
+#' The verb most users need. Three modes:
+#' * `object` only: cells with coordinates train a dp-VAE and every cell,
+#'   including those without coordinates (`NA`), gets a reconstructed
+#'   position.
+#' * `reference =`: train on a spatial reference (a Seurat object, or a list
+#'   with `counts` and `coords`), then place the cells of `object` (for
+#'   example scRNA-seq) in the reference's coordinates.
+#' * `model =`: apply a fitted `dpvae_model`.
+#'
+#' Measured coordinates are never overwritten: results go to new fields.
+#'
+#' @param object Expression, genes x cells (matrix or `dgCMatrix`), or a
+#'   Seurat object.
+#' @param coords Coordinates of `object`'s cells (see [dpvae_fit()]); for
+#'   Seurat objects meta.data column names, or `NULL` to use the image tissue
+#'   coordinates or columns such as `x`/`y`.
+#' @param reference Optional spatial reference to train on.
+#' @param model Optional fitted `dpvae_model`.
+#' @param ... Training settings passed to [dpvae_fit()] (`lambda`, `beta`,
+#'   `epochs`, `lr`, `seed`, ...).
+#' @param assay,layer Seurat assay and layer holding the expression (default:
+#'   the default assay's counts).
+#' @param device `"auto"`, `"cpu"` or `"cuda"`.
+#' @param verbose Show progress.
+#' @return For a matrix: a data frame with one row per cell and columns
+#'   `dpvae_x`, `dpvae_y` (`dpvae_z`) and `measured` (whether the cell had
+#'   coordinates), with the model in `attr(, "dpvae_model")` and the latent
+#'   means in `attr(, "latent")`. For a Seurat object: the object with a
+#'   DimReduc `"dpvae"` (key `dpvae_`), a DimReduc `"dpvae_latent"`,
+#'   meta.data columns `dpvae_x`, `dpvae_y` (`dpvae_z`) and the model in
+#'   `Misc(object, "dpvae")`.
+#' @export
+#' @examples
+#' mob <- dpvae_example_data()
+#' res <- dpvae_reconstruct(mob$counts, coords = mob$coords, epochs = 100, seed = 1, verbose = FALSE)
+#' head(res)
+#' procrustes_distance(mob$coords, res[, c("dpvae_x", "dpvae_y")])
+dpvae_reconstruct <- function(object, ...) UseMethod("dpvae_reconstruct")
+
+#' @rdname dpvae_reconstruct
+#' @export
+dpvae_reconstruct.default <- function(object, coords = NULL, reference = NULL, model = NULL, ...,
+                                      device = "auto", verbose = interactive()) {
+  x <- as_expression(object)
+  if (!is.null(coords)) coords <- as_coords(coords, colnames(x))
+  res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, ...)
+  d <- ncol(res$coords)
+  out <- data.frame(res$coords, measured = res$measured, row.names = colnames(x))
+  names(out)[seq_len(d)] <- paste0("dpvae_", c("x", "y", "z")[seq_len(d)])
+  attr(out, "latent") <- res$latent
+  attr(out, "dpvae_model") <- res$model
+  out
+}
+
+#' @rdname dpvae_reconstruct
+#' @export
+dpvae_reconstruct.Seurat <- function(object, coords = NULL, reference = NULL, model = NULL, ...,
+                                     assay = NULL, layer = "counts", device = "auto", verbose = interactive()) {
+  need_seurat_object()
+  x <- seurat_expression(object, assay = assay, layer = layer)
+  if (is.null(reference) && is.null(model)) coords <- seurat_coords(object, coords)
+  else if (!is.null(coords)) coords <- seurat_coords(object, coords)
+  res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, ...)
+  out <- seurat_store(object, res$coords, res$latent, res$model)
+  tryCatch(SeuratObject::LogSeuratCommand(out), error = function(e) out)
+}
+
+# The shared engine of every method: returns coords, latent, model and which cells were measured.
+reconstruct_cells <- function(x, coords, reference, model, device, verbose, ..., call = rlang_caller()) {
+  if (!is.null(model) && !is.null(reference)) {
+    dpvae_abort("Give either {.arg reference} or {.arg model}, not both.", call = call)
+  }
+  if (is.null(model)) {
+    if (is.null(reference)) {
+      if (is.null(coords)) {
+        dpvae_abort(c("No coordinates to train on.",
+                      i = "Give {.arg coords} for the cells that have them, or a {.arg reference} or {.arg model}."),
+                    call = call)
+      }
+      model <- dpvae_fit(x, coords, ..., device = device, verbose = verbose)
+    } else {
+      ref <- as_reference(reference, call = call)
+      model <- dpvae_fit(ref$x, ref$coords, ..., device = device, verbose = verbose)
+    }
+  } else {
+    validate_model(model, call = call)
+    if (...length()) dpvae_abort("Training settings ({.arg {names(list(...))}}) have no effect with {.arg model}.", call = call)
+  }
+  pred <- rust_result(predict_impl(model$weights, model$config_json, model$frame_json,
+                                   apply_preprocess(x, model$preprocess, call = call), device), call = call)
+  measured <- if (is.null(coords)) rep(FALSE, ncol(x)) else stats::complete.cases(coords)
+  dimnames(pred$coords) <- list(colnames(x), c("x", "y", "z")[seq_len(ncol(pred$coords))])
+  dimnames(pred$latent) <- list(colnames(x), paste0("latent_", seq_len(ncol(pred$latent))))
+  list(coords = pred$coords, latent = pred$latent, model = model, measured = measured)
+}
+
+as_reference <- function(reference, call = rlang_caller()) {
+  if (is_seurat(reference)) {
+    return(list(x = seurat_expression(reference, call = call), coords = seurat_coords(reference, call = call)))
+  }
+  if (is.list(reference) && all(c("counts", "coords") %in% names(reference))) {
+    x <- as_expression(reference$counts, call = call)
+    return(list(x = x, coords = as_coords(reference$coords, colnames(x), call = call)))
+  }
+  dpvae_abort("{.arg reference} must be a Seurat object or a list with {.code counts} and {.code coords}.", call = call)
+}

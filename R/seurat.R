@@ -1,0 +1,94 @@
+# Seurat objects, v4 (Assay, slots) and v5 (Assay5, layers) APIs. SeuratObject is in Suggests.
+
+is_seurat <- function(x) inherits(x, "Seurat")
+
+need_seurat_object <- function(call = rlang_caller()) {
+  if (!requireNamespace("SeuratObject", quietly = TRUE)) {
+    dpvae_abort("Working with Seurat objects needs the {.pkg SeuratObject} package: {.code install.packages(\"SeuratObject\")}.",
+                kind = "dependency", call = call)
+  }
+}
+
+seurat_v5 <- function() utils::packageVersion("SeuratObject") >= "5.0.0"
+
+#' @noRd
+seurat_expression <- function(object, assay = NULL, layer = "counts", call = rlang_caller()) {
+  need_seurat_object(call)
+  assay <- assay %||% SeuratObject::DefaultAssay(object)
+  if (!assay %in% SeuratObject::Assays(object)) {
+    dpvae_abort("Assay {.val {assay}} is not in the object; it has {.val {SeuratObject::Assays(object)}}.", call = call)
+  }
+  x <- if (seurat_v5()) {
+    layers <- SeuratObject::Layers(object[[assay]], search = layer)
+    if (!length(layers)) {
+      dpvae_abort(c("Assay {.val {assay}} has no layer {.val {layer}}.",
+                    i = "Choose one of {.val {SeuratObject::Layers(object[[assay]])}} with {.arg layer}."), call = call)
+    }
+    if (length(layers) > 1L) {
+      dpvae_abort(c("Layer {.val {layer}} is split into {length(layers)} layers ({.val {layers}}).",
+                    i = "Join them first: {.code object <- SeuratObject::JoinLayers(object)}."), call = call)
+    }
+    SeuratObject::LayerData(object, assay = assay, layer = layers)
+  } else {
+    SeuratObject::GetAssayData(object, assay = assay, slot = layer)
+  }
+  if (!length(x) || nrow(x) == 0L) {
+    dpvae_abort("The {.val {layer}} data of assay {.val {assay}} are empty.", call = call)
+  }
+  if (is.null(colnames(x))) colnames(x) <- colnames(object)
+  x
+}
+
+# Column-name pairs commonly used for spot or cell positions in meta.data.
+coord_column_sets <- list(c("x", "y", "z"), c("x", "y"), c("imagecol", "imagerow"), c("col", "row"),
+                          c("array_col", "array_row"), c("sdimx", "sdimy"))
+
+#' @noRd
+seurat_coords <- function(object, coords = NULL, call = rlang_caller()) {
+  md <- object[[]]
+  if (is.character(coords)) {
+    miss <- setdiff(coords, colnames(md))
+    if (length(miss)) {
+      dpvae_abort("meta.data has no column{?s} {.val {miss}}.", call = call)
+    }
+    return(as_coords(md[, coords, drop = FALSE], colnames(object), call = call))
+  }
+  if (!is.null(coords)) return(as_coords(coords, colnames(object), call = call))
+  imgs <- SeuratObject::Images(object)
+  if (length(imgs)) {
+    tc <- SeuratObject::GetTissueCoordinates(object[[imgs[[1]]]])
+    xy <- intersect(c("imagecol", "imagerow"), colnames(tc))
+    if (length(xy) < 2L) xy <- intersect(c("x", "y"), colnames(tc))
+    if (length(xy) == 2L) {
+      m <- as.matrix(tc[, xy])
+      rownames(m) <- if ("cell" %in% colnames(tc)) tc$cell else rownames(tc)
+      full <- matrix(NA_real_, ncol(object), 2, dimnames = list(colnames(object), NULL))
+      hit <- intersect(rownames(m), colnames(object))
+      full[hit, ] <- m[hit, ]
+      return(as_coords(full, colnames(object), call = call))
+    }
+  }
+  for (set in coord_column_sets) {
+    if (all(set %in% colnames(md))) return(as_coords(md[, set, drop = FALSE], colnames(object), call = call))
+  }
+  dpvae_abort(c("Could not find spatial coordinates in the Seurat object.",
+                i = "Give them with {.arg coords}: meta.data column names (e.g. {.code c(\"x\", \"y\")}) or a cells x 2 matrix."),
+              call = call)
+}
+
+#' @noRd
+seurat_store <- function(object, coords, latent, model, uncertainty = NULL) {
+  assay <- SeuratObject::DefaultAssay(object)
+  d <- ncol(coords)
+  emb <- coords
+  colnames(emb) <- paste0("dpvae_", seq_len(d))
+  object[["dpvae"]] <- SeuratObject::CreateDimReducObject(embeddings = emb, key = "dpvae_", assay = assay)
+  lat <- latent
+  colnames(lat) <- paste0("dpvaelatent_", seq_len(ncol(lat)))
+  object[["dpvae_latent"]] <- SeuratObject::CreateDimReducObject(embeddings = lat, key = "dpvaelatent_", assay = assay)
+  md <- as.data.frame(coords)
+  names(md) <- paste0("dpvae_", c("x", "y", "z")[seq_len(d)])
+  object <- SeuratObject::AddMetaData(object, md)
+  SeuratObject::Misc(object, "dpvae") <- model
+  object
+}

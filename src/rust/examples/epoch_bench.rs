@@ -1,0 +1,34 @@
+//! Seconds per full-batch epoch outside R, to compare with the same fit inside R.
+//! Usage: cargo run --release --example epoch_bench -- [cells] [genes] [epochs] [threads]
+use std::time::Instant;
+
+use dpvae::vae::config::Config;
+use dpvae::vae::fit::fit;
+use dpvae::vae::train::Control;
+use ndarray::Array2;
+
+fn main() -> Result<(), Box<dyn std::error::Error>> {
+    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let n = *args.first().unwrap_or(&262);
+    let g = *args.get(1).unwrap_or(&1500);
+    let epochs = *args.get(2).unwrap_or(&50);
+    let threads = *args.get(3).unwrap_or(&2);
+    // Deterministic pseudo-data: speed does not depend on the values.
+    let mut state = 12345u64;
+    let mut next = move || {
+        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        ((state >> 33) as f64 / (1u64 << 31) as f64) - 0.5
+    };
+    let x = Array2::from_shape_fn((n, g), |_| next());
+    let s = Array2::from_shape_fn((n, 2), |_| next() * 10.0);
+    let cfg = Config { n_genes: g, epochs, warmup: 10, patience: 0, num_threads: threads, ..Config::default() };
+    let t0 = Instant::now();
+    let out = fit(x.view(), s.view(), &cfg, tch::Device::Cpu, &mut |_| Control::Continue)?;
+    let secs = t0.elapsed().as_secs_f64();
+    println!(
+        "{{\"cells\": {n}, \"genes\": {g}, \"epochs\": {}, \"threads\": {threads}, \"s_per_epoch\": {:.5}}}",
+        out.epochs_run,
+        secs / out.epochs_run as f64
+    );
+    Ok(())
+}

@@ -1,0 +1,21 @@
+//! R matrices (column-major) ↔ ndarray, without copying on the way in.
+use extendr_api::prelude::*;
+use ndarray::{Array2, ArrayView2, ShapeBuilder};
+
+use crate::error::{DpvaeError, Result};
+
+/// A view of an R double matrix: R stores column-major, which is ndarray's Fortran order.
+pub fn matrix_view(m: &RMatrix<f64>) -> Result<ArrayView2<'_, f64>> {
+    ArrayView2::from_shape((m.nrows(), m.ncols()).f(), m.data())
+        .map_err(|e| DpvaeError::Input(format!("not a valid numeric matrix: {e}")))
+}
+
+/// An ndarray as a fresh R double matrix.
+pub fn to_rmatrix(a: &Array2<f64>) -> Robj {
+    RMatrix::new_matrix(a.nrows(), a.ncols(), |r, c| a[[r, c]]).into()
+}
+
+/// R's raw vector bytes.
+pub fn raw_bytes(r: &Raw) -> &[u8] {
+    r.as_slice()
+}

@@ -1,0 +1,505 @@
+#![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord, clippy::unnecessary_map_or)]
+//! Distance geometry core: classical (Torgerson) MDS, weighted metric SMACOF, SMACOF with
+//! fixed or penalised rows (imputation of cells with known coordinates) and out-of-sample
+//! placement of new points against fixed landmarks.
+//!
+//! Pure Rust: `ndarray` in, `ndarray` out, [`crate::error::Result`] everywhere, no R types.
+//! Matrices are row-major `n × n` dissimilarities and `n × ndim` coordinates.
+//!
+//! Input conventions shared by every entry point:
+//! * dissimilarities are finite, non-negative, symmetric (asymmetry up to `1e-8 · max|δ|` is
+//!   averaged away) with a zero diagonal (again up to that tolerance);
+//! * weights, when given, have the same shape, are finite, non-negative and symmetric; the
+//!   diagonal is ignored; a weight of 0 marks a missing dissimilarity.
+
+pub mod classical;
+pub mod constrained;
+pub mod landmark;
+pub mod smacof;
+
+pub use classical::classical_mds;
+pub use constrained::{smacof_fixed, smacof_penalized};
+pub use landmark::{place_points, place_points_fn, place_points_latent, place_points_latent_detailed, Placement};
+pub use smacof::{smacof, Init, SmacofOptions, SmacofResult};
+
+use nalgebra::DMatrix;
+use ndarray::{Array2, ArrayView2, CowArray, Ix2};
+
+use crate::error::{DpvaeError, Result};
+
+/// Relative tolerance (× max |entry|) for the symmetry and zero-diagonal checks.
+pub(crate) const SYM_TOL: f64 = 1e-8;
+
+pub(crate) fn input_err<S: Into<String>>(msg: S) -> DpvaeError {
+    DpvaeError::Input(msg.into())
+}
+
+/// Borrow the contiguous row-major data of a standard-layout array.
+pub(crate) fn std_slice<'b>(a: &'b CowArray<'_, f64, Ix2>) -> Result<&'b [f64]> {
+    a.as_slice()
+        .ok_or_else(|| DpvaeError::Numeric("internal: matrix is not contiguous".into()))
+}
+
+/// Borrow a view as is when it is already row-major contiguous, copy it otherwise.
+fn standard(a: ArrayView2<'_, f64>) -> CowArray<'_, f64, Ix2> {
+    if a.is_standard_layout() {
+        CowArray::from(a)
+    } else {
+        CowArray::from(a.as_standard_layout().into_owned())
+    }
+}
+
+/// A validated dissimilarity matrix: standard layout, exactly symmetric, zero diagonal.
+pub(crate) struct Dissim<'a> {
+    pub data: CowArray<'a, f64, Ix2>,
+    pub n: usize,
+}
+
+/// Check a dissimilarity matrix (see the module docs) and return it symmetrised.
+pub(crate) fn check_dissimilarity<'a>(delta: ArrayView2<'a, f64>, name: &str) -> Result<Dissim<'a>> {
+    let (n, m) = delta.dim();
+    if n != m {
+        return Err(input_err(format!(
+            "`{name}` must be a square matrix of dissimilarities, got {n} x {m}"
+        )));
+    }
+    if n < 2 {
+        return Err(input_err(format!("`{name}` must describe at least 2 points, got {n}")));
+    }
+    let mut max = 0.0f64;
+    for ((i, j), &v) in delta.indexed_iter() {
+        if !v.is_finite() {
+            return Err(input_err(format!(
+                "`{name}` contains NA, NaN or Inf (row {}, column {}); remove or impute it, \
+                 or give that pair weight 0 and any finite value",
+                i + 1,
+                j + 1
+            )));
+        }
+        if v < 0.0 {
+            return Err(input_err(format!(
+                "`{name}` must be non-negative, found {v} at row {}, column {}",
+                i + 1,
+                j + 1
+            )));
+        }
+        max = max.max(v);
+    }
+    let tol = SYM_TOL * max;
+    let mut exact = true;
+    for i in 0..n {
+        let d = delta[[i, i]];
+        if d > tol {
+            return Err(input_err(format!(
+                "`{name}` must have a zero diagonal, found {d} at position {}",
+                i + 1
+            )));
+        }
+        if d != 0.0 {
+            exact = false;
+        }
+        for j in (i + 1)..n {
+            let (a, b) = (delta[[i, j]], delta[[j, i]]);
+            if (a - b).abs() > tol {
+                return Err(input_err(format!(
+                    "`{name}` must be symmetric: entries [{}, {}] = {a} and [{}, {}] = {b} differ",
+                    i + 1,
+                    j + 1,
+                    j + 1,
+                    i + 1
+                )));
+            }
+            if a != b {
+                exact = false;
+            }
+        }
+    }
+    let data = if exact {
+        standard(delta)
+    } else {
+        let mut s = Array2::<f64>::zeros((n, n));
+        for i in 0..n {
+            for j in (i + 1)..n {
+                let v = 0.5 * (delta[[i, j]] + delta[[j, i]]);
+                s[[i, j]] = v;
+                s[[j, i]] = v;
+            }
+        }
+        CowArray::from(s)
+    };
+    Ok(Dissim { data, n })
+}
+
+/// Validated weights.
+pub(crate) enum Weights<'a> {
+    /// Every off-diagonal pair has the same weight `c > 0` (also used when no weights are given).
+    Uniform(f64),
+    /// General weights, standard layout, exactly symmetric; the diagonal is never read.
+    Dense(CowArray<'a, f64, Ix2>),
+}
+
+/// Check a weight matrix for `n` points. `None` means unit weights.
+pub(crate) fn check_weights<'a>(w: Option<ArrayView2<'a, f64>>, n: usize) -> Result<Weights<'a>> {
+    let w = match w {
+        None => return Ok(Weights::Uniform(1.0)),
+        Some(w) => w,
+    };
+    if w.dim() != (n, n) {
+        return Err(input_err(format!(
+            "`weights` must have the same shape as the dissimilarities ({n} x {n}), got {} x {}",
+            w.nrows(),
+            w.ncols()
+        )));
+    }
+    let mut max = 0.0f64;
+    for ((i, j), &v) in w.indexed_iter() {
+        if i == j {
+            continue;
+        }
+        if !v.is_finite() || v < 0.0 {
+            return Err(input_err(format!(
+                "`weights` must be finite and non-negative, found {v} at row {}, column {}",
+                i + 1,
+                j + 1
+            )));
+        }
+        max = max.max(v);
+    }
+    if max <= 0.0 {
+        return Err(input_err("`weights` are all zero off the diagonal; give some pairs a positive weight"));
+    }
+    let tol = SYM_TOL * max;
+    let mut exact = true;
+    let first = w[[0, 1]];
+    let mut uniform = true;
+    for i in 0..n {
+        for j in (i + 1)..n {
+            let (a, b) = (w[[i, j]], w[[j, i]]);
+            if (a - b).abs() > tol {
+                return Err(input_err(format!(
+                    "`weights` must be symmetric: entries [{}, {}] = {a} and [{}, {}] = {b} differ",
+                    i + 1,
+                    j + 1,
+                    j + 1,
+                    i + 1
+                )));
+            }
+            if a != b {
+                exact = false;
+            }
+            if a != first || b != first {
+                uniform = false;
+            }
+        }
+    }
+    if uniform {
+        return Ok(Weights::Uniform(first));
+    }
+    let data = if exact {
+        standard(w)
+    } else {
+        let mut s = Array2::<f64>::zeros((n, n));
+        for i in 0..n {
+            for j in (i + 1)..n {
+                let v = 0.5 * (w[[i, j]] + w[[j, i]]);
+                s[[i, j]] = v;
+                s[[j, i]] = v;
+            }
+        }
+        CowArray::from(s)
+    };
+    Ok(Weights::Dense(data))
+}
+
+/// Connected components (labels 0, 1, ...) of the graph joining i and j when `w[i, j] > 0`.
+/// `w` is a row-major symmetric `n × n` slice. O(n²).
+pub(crate) fn components(w: &[f64], n: usize) -> (Vec<usize>, usize) {
+    let mut label = vec![usize::MAX; n];
+    let mut count = 0;
+    let mut stack = Vec::new();
+    for s in 0..n {
+        if label[s] != usize::MAX {
+            continue;
+        }
+        label[s] = count;
+        stack.push(s);
+        while let Some(i) = stack.pop() {
+            for (j, &v) in w[i * n..(i + 1) * n].iter().enumerate() {
+                if v > 0.0 && label[j] == usize::MAX {
+                    label[j] = count;
+                    stack.push(j);
+                }
+            }
+        }
+        count += 1;
+    }
+    (label, count)
+}
+
+/// Error unless every connected component of the positive-weight graph contains a point with
+/// `anchor[i]` true. `what` names the anchors in the message.
+pub(crate) fn check_anchored(w: &[f64], n: usize, anchor: &[bool], what: &str) -> Result<()> {
+    let (label, count) = components(w, n);
+    let mut ok = vec![false; count];
+    for i in 0..n {
+        if anchor[i] {
+            ok[label[i]] = true;
+        }
+    }
+    if let Some(i) = (0..n).find(|&i| !ok[label[i]]) {
+        return Err(input_err(format!(
+            "point {} is not linked, through pairs with positive weight, to any {what}, so its \
+             position is undetermined; give it (or its group) positive weights to such points",
+            i + 1
+        )));
+    }
+    Ok(())
+}
+
+/// Check that a coordinate matrix is `n × ndim` and finite on the rows selected by `rows`
+/// (all rows when `None`).
+pub(crate) fn check_coords(
+    x: ArrayView2<f64>,
+    n: usize,
+    ndim: usize,
+    name: &str,
+    rows: Option<&[bool]>,
+) -> Result<()> {
+    if x.dim() != (n, ndim) {
+        return Err(input_err(format!(
+            "`{name}` must be {n} x {ndim} (points x ndim), got {} x {}",
+            x.nrows(),
+            x.ncols()
+        )));
+    }
+    for ((i, j), &v) in x.indexed_iter() {
+        if rows.map_or(true, |r| r[i]) && !v.is_finite() {
+            return Err(input_err(format!(
+                "`{name}` contains NA, NaN or Inf at row {}, column {}",
+                i + 1,
+                j + 1
+            )));
+        }
+    }
+    Ok(())
+}
+
+/// SplitMix64: a tiny, fast, seeded PRNG (Steele, Lea & Flood 2014) for random starts.
+#[derive(Debug, Clone)]
+pub(crate) struct SplitMix64(u64);
+
+impl SplitMix64 {
+    pub fn new(seed: u64) -> Self {
+        SplitMix64(seed)
+    }
+    pub fn next_u64(&mut self) -> u64 {
+        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
+        let mut z = self.0;
+        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+        z ^ (z >> 31)
+    }
+    /// Uniform on [0, 1).
+    pub fn next_f64(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
+    }
+    /// Standard normal (Box–Muller).
+    pub fn normal(&mut self) -> f64 {
+        let u1 = 1.0 - self.next_f64(); // (0, 1]
+        let u2 = self.next_f64();
+        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
+    }
+}
+
+/// Fit the similarity transform (scale, orthogonal map incl. reflection, shift) that maps the
+/// rows of `x` selected by `mask` onto the same rows of `target`, and apply it to all of `x`.
+/// One selected row: shift only; coincident selected rows: shift only.
+pub(crate) fn align_similarity(
+    x: &Array2<f64>,
+    mask: &[bool],
+    target: ArrayView2<f64>,
+) -> Result<Array2<f64>> {
+    let p = x.ncols();
+    let idx: Vec<usize> = (0..x.nrows()).filter(|&i| mask[i]).collect();
+    let k = idx.len();
+    if k == 0 {
+        return Ok(x.clone());
+    }
+    let mut mx = vec![0.0; p];
+    let mut mt = vec![0.0; p];
+    for &i in &idx {
+        for c in 0..p {
+            mx[c] += x[[i, c]] / k as f64;
+            mt[c] += target[[i, c]] / k as f64;
+        }
+    }
+    // H = Xcᵀ Tc (p × p), ‖Xc‖²
+    let mut h = DMatrix::<f64>::zeros(p, p);
+    let mut ss = 0.0;
+    for &i in &idx {
+        for a in 0..p {
+            let xa = x[[i, a]] - mx[a];
+            ss += xa * xa;
+            for b in 0..p {
+                h[(a, b)] += xa * (target[[i, b]] - mt[b]);
+            }
+        }
+    }
+    let (scale, rot) = if k < 2 || ss <= 0.0 {
+        (1.0, DMatrix::<f64>::identity(p, p))
+    } else {
+        let svd = h.svd(true, true);
+        let (u, vt) = match (svd.u, svd.v_t) {
+            (Some(u), Some(vt)) => (u, vt),
+            _ => return Err(DpvaeError::Numeric("SVD failed while aligning the initial configuration".into())),
+        };
+        let trace: f64 = svd.singular_values.iter().sum();
+        (trace / ss, u * vt)
+    };
+    let mut out = Array2::<f64>::zeros(x.dim());
+    for i in 0..x.nrows() {
+        for b in 0..p {
+            let mut v = 0.0;
+            for a in 0..p {
+                v += (x[[i, a]] - mx[a]) * rot[(a, b)];
+            }
+            out[[i, b]] = scale * v + mt[b];
+        }
+    }
+    Ok(out)
+}
+
+#[cfg(test)]
+pub(crate) mod testutil {
+    use super::SplitMix64;
+    use nalgebra::DMatrix;
+    use ndarray::{Array2, ArrayView2};
+
+    pub fn gaussian(n: usize, p: usize, seed: u64) -> Array2<f64> {
+        let mut rng = SplitMix64::new(seed);
+        Array2::from_shape_fn((n, p), |_| rng.normal())
+    }
+
+    pub fn dist(x: &Array2<f64>) -> Array2<f64> {
+        let n = x.nrows();
+        Array2::from_shape_fn((n, n), |(i, j)| {
+            let r = &x.row(i) - &x.row(j);
+            r.dot(&r).sqrt()
+        })
+    }
+
+    /// Euclidean distances between the rows of `a` and the rows of `b`.
+    pub fn cross_dist(a: &Array2<f64>, b: &Array2<f64>) -> Array2<f64> {
+        Array2::from_shape_fn((a.nrows(), b.nrows()), |(i, j)| {
+            let r = &a.row(i) - &b.row(j);
+            r.dot(&r).sqrt()
+        })
+    }
+
+    fn standardise(a: ArrayView2<f64>) -> Array2<f64> {
+        let mean = a.mean_axis(ndarray::Axis(0)).unwrap();
+        let c = &a - &mean;
+        let norm = c.iter().map(|v| v * v).sum::<f64>().sqrt();
+        c / norm
+    }
+
+    /// Procrustes disparity as scipy.spatial.procrustes: centre, unit Frobenius norm,
+    /// optimal orthogonal map by SVD; 1 − (Σ singular values)².
+    pub fn procrustes_disparity(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
+        let (a, b) = (standardise(a.view()), standardise(b.view()));
+        let p = a.ncols();
+        let m = a.t().dot(&b);
+        let mm = DMatrix::from_fn(p, p, |i, j| m[[i, j]]);
+        let s: f64 = mm.svd(false, false).singular_values.iter().sum();
+        (1.0 - s * s).max(0.0)
+    }
+
+    /// Symmetric noise added to distances (keeps zero diagonal, non-negative).
+    pub fn perturb(d: &Array2<f64>, level: f64, seed: u64) -> Array2<f64> {
+        let n = d.nrows();
+        let mut rng = SplitMix64::new(seed);
+        let mut out = d.clone();
+        for i in 0..n {
+            for j in (i + 1)..n {
+                let v = (d[[i, j]] * (1.0 + level * rng.normal())).abs();
+                out[[i, j]] = v;
+                out[[j, i]] = v;
+            }
+        }
+        out
+    }
+
+    pub fn max_abs_diff(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
+        a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testutil::*;
+    use super::*;
+    use crate::error::DpvaeError;
+    use ndarray::array;
+
+    #[test]
+    fn dissimilarity_checks() {
+        let ok = array![[0.0, 1.0], [1.0, 0.0]];
+        assert!(check_dissimilarity(ok.view(), "d").is_ok());
+        let bad = [
+            array![[0.0, 1.0, 2.0], [1.0, 0.0, 1.0]],
+            array![[0.0]],
+            array![[0.0, f64::NAN], [f64::NAN, 0.0]],
+            array![[0.0, -1.0], [-1.0, 0.0]],
+            array![[0.0, 1.0], [2.0, 0.0]],
+            array![[1.0, 1.0], [1.0, 0.0]],
+        ];
+        for b in bad.iter() {
+            assert!(matches!(check_dissimilarity(b.view(), "d"), Err(DpvaeError::Input(_))), "{b:?}");
+        }
+        // tiny asymmetry is averaged away
+        let near = array![[0.0, 1.0], [1.0 + 1e-12, 0.0]];
+        let d = check_dissimilarity(near.view(), "d").unwrap();
+        assert_eq!(d.data[[0, 1]], d.data[[1, 0]]);
+    }
+
+    #[test]
+    fn weight_checks() {
+        assert!(matches!(check_weights(None, 3), Ok(Weights::Uniform(c)) if c == 1.0));
+        let u = Array2::from_elem((3, 3), 2.0);
+        assert!(matches!(check_weights(Some(u.view()), 3), Ok(Weights::Uniform(c)) if c == 2.0));
+        let bad = [
+            Array2::from_elem((2, 3), 1.0),
+            Array2::zeros((3, 3)),
+            array![[0.0, -1.0, 1.0], [-1.0, 0.0, 1.0], [1.0, 1.0, 0.0]],
+            array![[0.0, 2.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 0.0]],
+            array![[0.0, f64::INFINITY, 1.0], [f64::INFINITY, 0.0, 1.0], [1.0, 1.0, 0.0]],
+        ];
+        for b in bad.iter() {
+            assert!(matches!(check_weights(Some(b.view()), 3), Err(DpvaeError::Input(_))), "{b:?}");
+        }
+    }
+
+    #[test]
+    fn procrustes_helper_and_alignment() {
+        let x = gaussian(20, 2, 1);
+        let th = 0.7f64;
+        let r = array![[th.cos(), th.sin()], [-th.sin(), th.cos()]];
+        let y = x.dot(&r) * 3.0 + 5.0;
+        assert!(procrustes_disparity(&x, &y) < 1e-14);
+        assert!(procrustes_disparity(&x, &gaussian(20, 2, 2)) > 0.1);
+        let mask = vec![true; 20];
+        let back = align_similarity(&y, &mask, x.view()).unwrap();
+        assert!(max_abs_diff(&back, &x) < 1e-12);
+    }
+
+    #[test]
+    fn prng_is_deterministic() {
+        let mut a = SplitMix64::new(7);
+        let mut b = SplitMix64::new(7);
+        for _ in 0..10 {
+            assert_eq!(a.next_u64(), b.next_u64());
+        }
+        let m: f64 = (0..20000).map(|_| a.normal()).sum::<f64>() / 20000.0;
+        assert!(m.abs() < 0.05);
+    }
+}

@@ -1,0 +1,17 @@
+//! dpvae: distance-preserving VAE for spatial reconstruction. This file only registers.
+use extendr_api::prelude::*;
+
+pub mod bindings;
+pub mod error;
+pub mod metrics;
+pub mod vae;
+
+// extendr_module! wants bare module names; these aliases keep them distinct from the cores.
+use bindings::{metrics as metrics_bindings, torch as torch_bindings, vae as vae_bindings};
+
+extendr_module! {
+    mod dpvae;
+    use vae_bindings;
+    use metrics_bindings;
+    use torch_bindings;
+}

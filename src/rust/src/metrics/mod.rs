@@ -1,0 +1,2 @@
+//! Quality measures of reconstructed coordinates.
+pub mod procrustes;

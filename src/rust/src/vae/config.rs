@@ -1,0 +1,136 @@
+//! Settings of a dp-VAE fit. Serialised with the model so a stored fit can be rebuilt.
+use serde::{Deserialize, Serialize};
+
+use crate::error::{DpvaeError, Result};
+
+/// Form of the distance-preserving penalty on each pair.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DpLoss {
+    /// (‖z_i − z_j‖ − c‖s_i − s_j‖)², the paper's form.
+    Squared,
+    /// |‖z_i − z_j‖ − c‖s_i − s_j‖|, the public reproduction's form.
+    Absolute,
+}
+
+/// Everything that defines the architecture and the training run.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default)]
+pub struct Config {
+    pub n_genes: usize,
+    pub hidden: usize,
+    pub latent_dim: usize,
+    /// Weight of the reconstruction term.
+    pub alpha: f64,
+    /// Weight of the KL term.
+    pub beta: f64,
+    /// Weight of the distance-preserving term (0 = plain VAE).
+    pub lambda: f64,
+    pub dp_loss: DpLoss,
+    pub epochs: usize,
+    pub lr: f64,
+    /// Epochs trained without the dp term before the scale is initialised.
+    pub warmup: usize,
+    /// Epochs without improvement of the training stress before stopping (0 = never).
+    pub patience: usize,
+    pub seed: u64,
+    /// libtorch intra-op threads (0 = leave libtorch's default).
+    pub num_threads: usize,
+    /// Gradient-norm clip (0 = off).
+    pub grad_clip: f64,
+    /// Fixed scale c; learned when `None`.
+    pub scale: Option<f64>,
+    /// Call the progress callback every this many epochs.
+    pub report_every: usize,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            n_genes: 0,
+            hidden: 124,
+            latent_dim: 2,
+            alpha: 1.0,
+            beta: 1.0,
+            lambda: 1.0,
+            dp_loss: DpLoss::Squared,
+            epochs: 1000,
+            lr: 5e-3,
+            warmup: 50,
+            patience: 100,
+            seed: 1,
+            num_threads: 0,
+            grad_clip: 10.0,
+            scale: None,
+            report_every: 10,
+        }
+    }
+}
+
+impl Config {
+    /// Parse from JSON (as built by the R glue) and check every value.
+    pub fn from_json(s: &str) -> Result<Config> {
+        let cfg: Config = serde_json::from_str(s)
+            .map_err(|e| DpvaeError::Input(format!("invalid model settings: {e}")))?;
+        cfg.validate()?;
+        Ok(cfg)
+    }
+
+    pub fn to_json(&self) -> String {
+        // Serialising a plain struct of numbers cannot fail.
+        serde_json::to_string(self).unwrap_or_default()
+    }
+
+    pub fn validate(&self) -> Result<()> {
+        let bad = |m: String| Err(DpvaeError::Input(m));
+        if self.n_genes == 0 {
+            return bad("the model needs at least one gene".into());
+        }
+        if self.hidden == 0 {
+            return bad("`hidden` must be a positive integer".into());
+        }
+        if !(1..=64).contains(&self.latent_dim) {
+            return bad(format!("`latent_dim` must be between 1 and 64, not {}", self.latent_dim));
+        }
+        for (name, v) in [("alpha", self.alpha), ("beta", self.beta), ("lambda", self.lambda)] {
+            if !v.is_finite() || v < 0.0 {
+                return bad(format!("`{name}` must be a finite number >= 0, not {v}"));
+            }
+        }
+        if !self.lr.is_finite() || self.lr <= 0.0 {
+            return bad(format!("`lr` must be a finite number > 0, not {}", self.lr));
+        }
+        if !self.grad_clip.is_finite() || self.grad_clip < 0.0 {
+            return bad("`grad_clip` must be >= 0".into());
+        }
+        if let Some(c) = self.scale {
+            if !c.is_finite() || c <= 0.0 {
+                return bad(format!("a fixed `scale` must be a finite number > 0, not {c}"));
+            }
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn json_round_trip_keeps_values() {
+        let cfg = Config { n_genes: 7, lambda: 3.5, dp_loss: DpLoss::Absolute, ..Config::default() };
+        let back = Config::from_json(&cfg.to_json()).unwrap();
+        assert_eq!(back.n_genes, 7);
+        assert_eq!(back.lambda, 3.5);
+        assert_eq!(back.dp_loss, DpLoss::Absolute);
+    }
+
+    #[test]
+    fn missing_fields_take_defaults_and_bad_values_are_rejected() {
+        let cfg = Config::from_json(r#"{"n_genes": 3}"#).unwrap();
+        assert_eq!(cfg.hidden, 124);
+        assert!(matches!(Config::from_json(r#"{"n_genes": 3, "lr": -1}"#), Err(DpvaeError::Input(_))));
+        assert!(matches!(Config::from_json(r#"{"n_genes": 0}"#), Err(DpvaeError::Input(_))));
+        assert!(matches!(Config::from_json("not json"), Err(DpvaeError::Input(_))));
+    }
+}

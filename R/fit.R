@@ -124,21 +124,30 @@ fit_settings <- function(n_genes, hidden, latent_dim, lambda, beta, alpha, dp_lo
 train_model <- function(xs, coords, settings, pp, device, verbose, call) {
   if (!is.character(device) || length(device) != 1L) dpvae_abort("{.arg device} must be \"auto\", \"cpu\" or \"cuda\".")
   epochs <- settings$rust$epochs
+  env <- environment() # the progress bar lives as long as this call
   bar <- NULL
+  failure <- NULL
   progress <- function(epoch, loss, recon, kl, dp, scale, stress) {
-    if (isTRUE(verbose)) {
+    if (!isTRUE(verbose)) return(TRUE)
+    # An error here must not unwind through Rust: keep it, stop training, re-raise below.
+    tryCatch({
       if (is.null(bar)) {
-        bar <<- cli::cli_progress_bar("Training dp-VAE", total = epochs, clear = TRUE,
-          format = "{cli::pb_bar} {cli::pb_current}/{cli::pb_total} | loss {sprintf('%.4f', loss)} | stress {sprintf('%.3f', stress)} | ETA {cli::pb_eta}",
-          .envir = environment())
+        bar <<- cli::cli_progress_bar("Training dp-VAE", total = epochs, clear = TRUE, .envir = env,
+          format = "{cli::pb_bar} {cli::pb_current}/{cli::pb_total} | loss {sprintf('%.4f', loss)} | stress {if (is.finite(stress)) sprintf('%.3f', stress) else 'warm-up'} | ETA {cli::pb_eta}")
       }
-      cli::cli_progress_update(id = bar, set = epoch, .envir = environment())
-    }
-    TRUE
+      env$loss <- loss
+      env$stress <- stress
+      cli::cli_progress_update(id = bar, set = epoch, .envir = env)
+      TRUE
+    }, error = function(e) {
+      failure <<- e
+      FALSE
+    })
   }
   t0 <- proc.time()[["elapsed"]]
   res <- rust_result(fit_impl(xs, coords, as_json(settings$rust), device, progress), call = call)
-  if (!is.null(bar)) cli::cli_progress_done(id = bar)
+  if (!is.null(bar)) cli::cli_progress_done(id = bar, .envir = env)
+  if (!is.null(failure)) stop(failure)
   elapsed <- proc.time()[["elapsed"]] - t0
   if (isTRUE(res$interrupted)) {
     cli::cli_warn("Training was interrupted at epoch {res$epochs_run}; the model holds the best state so far.",
@@ -169,7 +178,8 @@ train_model <- function(xs, coords, settings, pp, device, verbose, call) {
     version = as.character(utils::packageVersion("dpvae"))
   ), class = "dpvae_model")
   if (isTRUE(verbose)) {
-    cli::cli_inform("dp-VAE: {res$epochs_run} epoch{?s} in {sprintf('%.1f', elapsed)} s, best training stress {sprintf('%.3f', min(res$history$stress, na.rm = TRUE))} at epoch {res$best_epoch}.")
+    best <- if (res$best_epoch > 0) sprintf(", best training stress %.3f at epoch %d", res$history$stress[res$best_epoch], res$best_epoch) else ""
+    cli::cli_inform("dp-VAE: {res$epochs_run} epoch{?s} in {sprintf('%.1f', elapsed)} s{best}.")
   }
   model
 }
@@ -188,7 +198,8 @@ print.dpvae_model <- function(x, ...) {
               if (isTRUE(x$interrupted)) ", interrupted" else "", x$scale))
   h <- x$history
   last <- h[nrow(h), ]
-  cat(sprintf("  final loss %.4f (recon %.4f, KL %.4f, dp %.4f); best training stress %.4f\n",
-              last$loss, last$recon, last$kl, last$dp, suppressWarnings(min(h$stress, na.rm = TRUE))))
+  cat(sprintf("  final loss %.4f (recon %.4f, KL %.4f, dp %.4f)", last$loss, last$recon, last$kl, last$dp))
+  if (x$best_epoch > 0) cat(sprintf("; best training stress %.4f", h$stress[x$best_epoch]))
+  cat("\n")
   invisible(x)
 }

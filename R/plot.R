@@ -5,6 +5,9 @@
 #' @param color Optional vector (one value per cell) to colour by, e.g. a
 #'   region or cluster label, or a gene's expression.
 #' @param color_name Legend title.
+#' @param align Show both configurations standardised and Procrustes-aligned
+#'   instead of in the measured coordinates' units (use it for
+#'   reconstructions that are only defined up to rotation).
 #' @return A ggplot object (needs the ggplot2 package), with the Procrustes
 #'   distance in the subtitle.
 #' @export
@@ -14,7 +17,7 @@
 #'   res <- dpvae_reconstruct(mob$counts, coords = mob$coords, epochs = 100, seed = 1, verbose = FALSE)
 #'   plot_reconstruction(mob$coords, res[, c("dpvae_x", "dpvae_y")], color = mob$region)
 #' }
-plot_reconstruction <- function(coords, reconstructed, color = NULL, color_name = "region") {
+plot_reconstruction <- function(coords, reconstructed, color = NULL, color_name = "region", align = FALSE) {
   if (!requireNamespace("ggplot2", quietly = TRUE)) {
     dpvae_abort("Plotting needs the {.pkg ggplot2} package: {.code install.packages(\"ggplot2\")}.", kind = "dependency")
   }
@@ -25,10 +28,12 @@ plot_reconstruction <- function(coords, reconstructed, color = NULL, color_name 
   }
   ok <- stats::complete.cases(a) & stats::complete.cases(b)
   disp <- procrustes_distance(a[ok, , drop = FALSE], b[ok, , drop = FALSE], aligned = TRUE)
-  # Show the reconstruction aligned onto the measured frame, so the panels are comparable.
+  # dpvae predictions are already in the reference frame; other inputs may need aligning.
   panel <- function(m, what) data.frame(x = m[, 1], y = m[, 2], panel = what)
-  df <- rbind(panel(disp$x, "measured"), panel(disp$y, "reconstructed (aligned)"))
-  df$panel <- factor(df$panel, levels = c("measured", "reconstructed (aligned)"))
+  second <- if (align) "reconstructed (aligned)" else "reconstructed"
+  df <- if (align) rbind(panel(disp$x, "measured"), panel(disp$y, second))
+        else rbind(panel(a[ok, , drop = FALSE], "measured"), panel(b[ok, , drop = FALSE], second))
+  df$panel <- factor(df$panel, levels = c("measured", second))
   if (!is.null(color)) df$color <- rep(color[ok], 2L)
   aes <- if (is.null(color)) ggplot2::aes(.data$x, .data$y) else ggplot2::aes(.data$x, .data$y, colour = .data$color)
   ggplot2::ggplot(df, aes) +

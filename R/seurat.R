@@ -89,6 +89,7 @@ seurat_store <- function(object, coords, latent, model, uncertainty = NULL) {
   md <- as.data.frame(coords)
   names(md) <- paste0("dpvae_", c("x", "y", "z")[seq_len(d)])
   object <- SeuratObject::AddMetaData(object, md)
-  SeuratObject::Misc(object, "dpvae") <- model
+  # Not Misc<-: it drops the S3 class of list values (c(value)) and warns on overwrite.
+  methods::slot(object, "misc")[["dpvae"]] <- model
   object
 }

@@ -8,7 +8,10 @@ use dpvae::vae::train::Control;
 use ndarray::Array2;
 
 fn main() -> Result<(), Box<dyn std::error::Error>> {
-    let args: Vec<usize> = std::env::args().skip(1).filter_map(|a| a.parse().ok()).collect();
+    let args: Vec<usize> = std::env::args()
+        .skip(1)
+        .filter_map(|a| a.parse().ok())
+        .collect();
     let n = *args.first().unwrap_or(&262);
     let g = *args.get(1).unwrap_or(&1500);
     let epochs = *args.get(2).unwrap_or(&50);
@@ -16,14 +19,25 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     // Deterministic pseudo-data: speed does not depend on the values.
     let mut state = 12345u64;
     let mut next = move || {
-        state = state.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+        state = state
+            .wrapping_mul(6364136223846793005)
+            .wrapping_add(1442695040888963407);
         ((state >> 33) as f64 / (1u64 << 31) as f64) - 0.5
     };
     let x = Array2::from_shape_fn((n, g), |_| next());
     let s = Array2::from_shape_fn((n, 2), |_| next() * 10.0);
-    let cfg = Config { n_genes: g, epochs, warmup: 10, patience: 0, num_threads: threads, ..Config::default() };
+    let cfg = Config {
+        n_genes: g,
+        epochs,
+        warmup: 10,
+        patience: 0,
+        num_threads: threads,
+        ..Config::default()
+    };
     let t0 = Instant::now();
-    let out = fit(x.view(), s.view(), &cfg, tch::Device::Cpu, &mut |_| Control::Continue)?;
+    let out = fit(x.view(), s.view(), &cfg, tch::Device::Cpu, &mut |_| {
+        Control::Continue
+    })?;
     let secs = t0.elapsed().as_secs_f64();
     println!(
         "{{\"cells\": {n}, \"genes\": {g}, \"epochs\": {}, \"threads\": {threads}, \"s_per_epoch\": {:.5}}}",

@@ -1,7 +1,8 @@
 //! Timing of the geometry core, to compare with `bench/geometry_bench.py` (scikit-learn).
 //!
-//!   geometry_bench smacof FILE.npy [--max-iter 300] [--eps 1e-6] [--init classical|random] [--seed 1]
-//!       metric SMACOF (2-D) of the n × n float64 matrix written by geometry_bench.py
+//!   geometry_bench smacof FILE.npy [--max-iter 300] [--eps 1e-6] [--init classical|random] [--seed 1] [--weighted 1]
+//!       metric SMACOF (2-D) of the n × n float64 matrix written by geometry_bench.py;
+//!       `--weighted 1` uses weights 1/δ (general-weights path: one Cholesky of an n × n matrix)
 //!   geometry_bench place [--m 100000] [--l 5000] [--q 10] [--seed 1] [--max-iter 100] [--eps 1e-6]
 //!       place_points_latent: m new points against l landmarks, q-D latent vectors whose first two
 //!       coordinates are 2-D positions (× 1.7) and the rest N(0, 0.05²) noise; reports the error
@@ -31,18 +32,26 @@ fn read_npy(path: &str) -> Result<Array2<f64>, String> {
     let (hlen, start) = if bytes[6] == 1 {
         (u16::from_le_bytes([bytes[8], bytes[9]]) as usize, 10)
     } else {
-        (u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize, 12)
+        (
+            u32::from_le_bytes([bytes[8], bytes[9], bytes[10], bytes[11]]) as usize,
+            12,
+        )
     };
     let header = std::str::from_utf8(&bytes[start..start + hlen]).map_err(|e| e.to_string())?;
     if !header.contains("'<f8'") || header.contains("'fortran_order': True") {
-        return Err(format!("{path}: need little-endian float64 in C order, header {header}"));
+        return Err(format!(
+            "{path}: need little-endian float64 in C order, header {header}"
+        ));
     }
     let shape = header
         .split("'shape': (")
         .nth(1)
         .and_then(|s| s.split(')').next())
         .ok_or("no shape")?;
-    let dims: Vec<usize> = shape.split(',').filter_map(|s| s.trim().parse().ok()).collect();
+    let dims: Vec<usize> = shape
+        .split(',')
+        .filter_map(|s| s.trim().parse().ok())
+        .collect();
     if dims.len() != 2 {
         return Err(format!("{path}: expected a 2-D array, shape ({shape})"));
     }
@@ -89,15 +98,21 @@ fn main() {
                 eps: arg(&args, "--eps", 1e-6),
                 n_init: 1,
                 seed: arg(&args, "--seed", 1),
-                init: if init_name == "random" { Init::Random } else { Init::Classical },
+                init: if init_name == "random" {
+                    Init::Random
+                } else {
+                    Init::Classical
+                },
             };
+            let weighted: u8 = arg(&args, "--weighted", 0);
+            let w = (weighted == 1).then(|| d.mapv(|v| if v > 0.0 { 1.0 / v } else { 0.0 }));
             let t0 = Instant::now();
-            match smacof(d.view(), None, &opts) {
+            match smacof(d.view(), w.as_ref().map(|w| w.view()), &opts) {
                 Ok(r) => println!(
-                    "{{\"tool\": \"dpvae\", \"task\": \"smacof\", \"n\": {}, \"init\": \"{}\", \"max_iter\": {}, \
+                    "{{\"tool\": \"dpvae\", \"task\": \"smacof\", \"weighted\": {}, \"n\": {}, \"init\": \"{}\", \"max_iter\": {}, \
                      \"eps\": {}, \"time_s\": {:.3}, \"iterations\": {}, \"stress1\": {:.6}, \"converged\": {}, \
                      \"threads\": {}}}",
-                    d.nrows(), init_name, opts.max_iter, opts.eps, t0.elapsed().as_secs_f64(),
+                    w.is_some(), d.nrows(), init_name, opts.max_iter, opts.eps, t0.elapsed().as_secs_f64(),
                     r.iterations, r.stress1, r.converged, threads
                 ),
                 Err(e) => {
@@ -114,13 +129,18 @@ fn main() {
             let eps: f64 = arg(&args, "--eps", 1e-6);
             let mut rng = Rng(arg(&args, "--seed", 1u64));
             let scale = 1.7;
-            let mut gen = |k: usize| {
-                let pos = Array2::from_shape_fn((k, 2), |_| rng.u() * 10.0);
-                let lat = Array2::from_shape_fn((k, q), |(i, j)| {
-                    if j < 2 { scale * pos[[i, j]] } else { 0.0 }
-                });
-                (pos, lat)
-            };
+            let mut gen =
+                |k: usize| {
+                    let pos = Array2::from_shape_fn((k, 2), |_| rng.u() * 10.0);
+                    let lat = Array2::from_shape_fn((k, q), |(i, j)| {
+                        if j < 2 {
+                            scale * pos[[i, j]]
+                        } else {
+                            0.0
+                        }
+                    });
+                    (pos, lat)
+                };
             let (lm_pos, mut lm_lat) = gen(l);
             let (new_pos, mut new_lat) = gen(m);
             for v in lm_lat.iter_mut().chain(new_lat.iter_mut()) {
@@ -129,7 +149,14 @@ fn main() {
                 }
             }
             let t0 = Instant::now();
-            match place_points_latent_detailed(new_lat.view(), lm_lat.view(), scale, lm_pos.view(), max_iter, eps) {
+            match place_points_latent_detailed(
+                new_lat.view(),
+                lm_lat.view(),
+                scale,
+                lm_pos.view(),
+                max_iter,
+                eps,
+            ) {
                 Ok(p) => {
                     let dt = t0.elapsed().as_secs_f64();
                     let mut err: Vec<f64> = (0..m)

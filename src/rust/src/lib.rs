@@ -3,6 +3,7 @@ use extendr_api::prelude::*;
 
 pub mod bindings;
 pub mod error;
+pub mod geometry;
 pub mod metrics;
 pub mod vae;
 

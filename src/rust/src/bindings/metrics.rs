@@ -10,7 +10,12 @@ use crate::metrics::procrustes::procrustes;
 fn procrustes_impl(x: RMatrix<f64>, y: RMatrix<f64>) -> Robj {
     to_robj((|| {
         let p = procrustes(matrix_view(&x)?, matrix_view(&y)?)?;
-        Ok(list!(disparity = p.disparity, x = to_rmatrix(&p.x_std), y = to_rmatrix(&p.y_aligned)).into())
+        Ok(list!(
+            disparity = p.disparity,
+            x = to_rmatrix(&p.x_std),
+            y = to_rmatrix(&p.y_aligned)
+        )
+        .into())
     })())
 }
 

@@ -7,7 +7,11 @@ fn libtorch_info_impl() -> Robj {
     let cuda = tch::Cuda::is_available();
     list!(
         cuda_available = cuda,
-        cuda_device_count = if cuda { tch::Cuda::device_count() as i32 } else { 0 },
+        cuda_device_count = if cuda {
+            tch::Cuda::device_count() as i32
+        } else {
+            0
+        },
         threads = tch::get_num_threads(),
         interop_threads = tch::get_num_interop_threads()
     )

@@ -11,7 +11,12 @@ use crate::vae::frame::Frame;
 use crate::vae::train::{Control, EpochStats};
 
 fn prediction_list(p: &Prediction) -> Robj {
-    list!(latent = to_rmatrix(&p.latent), logvar = to_rmatrix(&p.logvar), coords = to_rmatrix(&p.coords)).into()
+    list!(
+        latent = to_rmatrix(&p.latent),
+        logvar = to_rmatrix(&p.logvar),
+        coords = to_rmatrix(&p.coords)
+    )
+    .into()
 }
 
 fn history_list(h: &[EpochStats]) -> Robj {
@@ -30,7 +35,13 @@ fn history_list(h: &[EpochStats]) -> Robj {
 
 /// @noRd
 #[extendr]
-fn fit_impl(x: RMatrix<f64>, coords: RMatrix<f64>, config_json: &str, device: &str, progress: Function) -> Robj {
+fn fit_impl(
+    x: RMatrix<f64>,
+    coords: RMatrix<f64>,
+    config_json: &str,
+    device: &str,
+    progress: Function,
+) -> Robj {
     to_robj((|| -> Result<Robj> {
         let cfg = Config::from_json(config_json)?;
         let device = parse_device(device)?;
@@ -39,15 +50,30 @@ fn fit_impl(x: RMatrix<f64>, coords: RMatrix<f64>, config_json: &str, device: &s
             if interrupted() {
                 return Control::Interrupt;
             }
-            let args = pairlist!(s.epoch as i32, s.loss, s.recon, s.kl, s.dp, s.scale, s.stress);
+            let args = pairlist!(
+                s.epoch as i32,
+                s.loss,
+                s.recon,
+                s.kl,
+                s.dp,
+                s.scale,
+                s.stress
+            );
             match progress.call(args) {
                 Ok(v) if v.as_bool() == Some(false) => Control::Interrupt,
                 Ok(_) => Control::Continue,
                 Err(_) => Control::Interrupt,
             }
         };
-        let out = fit(matrix_view(&x)?, matrix_view(&coords)?, &cfg, device, &mut on_epoch)?;
-        let frame = serde_json::to_string(&out.frame).map_err(|e| DpvaeError::Model(e.to_string()))?;
+        let out = fit(
+            matrix_view(&x)?,
+            matrix_view(&coords)?,
+            &cfg,
+            device,
+            &mut on_epoch,
+        )?;
+        let frame =
+            serde_json::to_string(&out.frame).map_err(|e| DpvaeError::Model(e.to_string()))?;
         Ok(list!(
             weights = Raw::from_bytes(&out.weights),
             config = cfg.to_json(),
@@ -65,11 +91,19 @@ fn fit_impl(x: RMatrix<f64>, coords: RMatrix<f64>, config_json: &str, device: &s
 
 /// @noRd
 #[extendr]
-fn predict_impl(weights: Raw, config_json: &str, frame_json: &str, x: RMatrix<f64>, device: &str) -> Robj {
+fn predict_impl(
+    weights: Raw,
+    config_json: &str,
+    frame_json: &str,
+    x: RMatrix<f64>,
+    device: &str,
+) -> Robj {
     to_robj((|| -> Result<Robj> {
-        let cfg = Config::from_json(config_json).map_err(|e| DpvaeError::Model(format!("stored settings: {e}")))?;
-        let frame: Frame = serde_json::from_str(frame_json)
-            .map_err(|e| DpvaeError::Model(format!("the stored coordinate frame is corrupt: {e}")))?;
+        let cfg = Config::from_json(config_json)
+            .map_err(|e| DpvaeError::Model(format!("stored settings: {e}")))?;
+        let frame: Frame = serde_json::from_str(frame_json).map_err(|e| {
+            DpvaeError::Model(format!("the stored coordinate frame is corrupt: {e}"))
+        })?;
         let device = parse_device(device)?;
         let p = predict(&cfg, raw_bytes(&weights), &frame, matrix_view(&x)?, device)?;
         Ok(prediction_list(&p))

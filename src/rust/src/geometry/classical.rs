@@ -156,7 +156,10 @@ fn subspace_eigen(delta: &[f64], n: usize, ndim: usize, block: usize) -> (Vec<f6
         let theta: Vec<f64> = order.iter().map(|&k| eig.eigenvalues[k]).collect();
         let ritz = &qm * &w;
         let bw = &ym * &w;
-        let scale = theta.iter().fold(0.0f64, |a, t| a.max(t.abs())).max(f64::MIN_POSITIVE);
+        let scale = theta
+            .iter()
+            .fold(0.0f64, |a, t| a.max(t.abs()))
+            .max(f64::MIN_POSITIVE);
         let mut done = true;
         for k in 0..ndim {
             if theta[k] <= TOL * scale {
@@ -220,7 +223,11 @@ mod tests {
     fn extra_dimensions_are_zero_and_non_euclidean_is_finite() {
         let x = gaussian(10, 2, 15);
         let y = classical_mds(dist(&x).view(), 4).unwrap();
-        assert!(y.column(2).iter().chain(y.column(3).iter()).all(|v| v.abs() < 1e-6));
+        assert!(y
+            .column(2)
+            .iter()
+            .chain(y.column(3).iter())
+            .all(|v| v.abs() < 1e-6));
         let noisy = perturb(&dist(&x), 0.5, 3);
         let z = classical_mds(noisy.view(), 5).unwrap();
         assert!(z.iter().all(|v| v.is_finite()));
@@ -230,10 +237,19 @@ mod tests {
     fn bad_input() {
         let x = gaussian(5, 2, 1);
         let d = dist(&x);
-        assert!(matches!(classical_mds(d.view(), 0), Err(DpvaeError::Input(_))));
-        assert!(matches!(classical_mds(d.view(), 6), Err(DpvaeError::Input(_))));
+        assert!(matches!(
+            classical_mds(d.view(), 0),
+            Err(DpvaeError::Input(_))
+        ));
+        assert!(matches!(
+            classical_mds(d.view(), 6),
+            Err(DpvaeError::Input(_))
+        ));
         let mut a = d.clone();
         a[[0, 1]] += 1.0;
-        assert!(matches!(classical_mds(a.view(), 2), Err(DpvaeError::Input(_))));
+        assert!(matches!(
+            classical_mds(a.view(), 2),
+            Err(DpvaeError::Input(_))
+        ));
     }
 }

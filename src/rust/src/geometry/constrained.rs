@@ -20,11 +20,12 @@ use ndarray::ArrayView2;
 use rayon::prelude::*;
 
 use super::smacof::{
-    check_options, start_config, v_matrix, weighted_norm, weights_view, Callback, Engine, Init, Mode,
-    SmacofOptions, SmacofResult, Solver, W,
+    check_options, start_config, v_matrix, weighted_norm, weights_view, Callback, Engine, Init,
+    Mode, SmacofOptions, SmacofResult, Solver, W,
 };
 use super::{
-    align_similarity, check_anchored, check_coords, check_dissimilarity, check_weights, input_err, std_slice,
+    align_similarity, check_anchored, check_coords, check_dissimilarity, check_weights, input_err,
+    std_slice,
 };
 use crate::error::{DpvaeError, Result};
 
@@ -61,13 +62,17 @@ pub fn smacof_fixed_with_callback(
     }
     let nk = fixed.iter().filter(|&&f| f).count();
     if nk == 0 {
-        return Err(input_err("no point is fixed; use smacof() for an unconstrained solution"));
+        return Err(input_err(
+            "no point is fixed; use smacof() for an unconstrained solution",
+        ));
     }
     let ds = std_slice(&d.data)?;
     let w = weights_view(&wts)?;
     let norm = weighted_norm(ds, &w, n);
     if !(norm > 0.0) {
-        return Err(input_err("all dissimilarities with a positive weight are zero; there is nothing to scale"));
+        return Err(input_err(
+            "all dissimilarities with a positive weight are zero; there is nothing to scale",
+        ));
     }
     let free: Vec<usize> = (0..n).filter(|&i| !fixed[i]).collect();
     let nf = free.len();
@@ -88,14 +93,16 @@ pub fn smacof_fixed_with_callback(
         }
         W::Dense(wm) => {
             let mut out = vec![0.0; nf * p];
-            out.par_chunks_mut(p.max(1)).zip(free.par_iter()).for_each(|(o, &i)| {
-                for j in (0..n).filter(|&j| fixed[j]) {
-                    let wij = wm[i * n + j];
-                    for k in 0..p {
-                        o[k] += wij * xk[j * p + k];
+            out.par_chunks_mut(p.max(1))
+                .zip(free.par_iter())
+                .for_each(|(o, &i)| {
+                    for j in (0..n).filter(|&j| fixed[j]) {
+                        let wij = wm[i * n + j];
+                        for k in 0..p {
+                            o[k] += wij * xk[j * p + k];
+                        }
                     }
-                }
-            });
+                });
             out
         }
     };
@@ -109,12 +116,32 @@ pub fn smacof_fixed_with_callback(
             W::Uniform(c) => Solver::rank1(*c, &vec![n as f64; nf], nk as f64 / n as f64),
             W::Dense(_) => Solver::chol(v_matrix(&w, n, &free)),
         }
-        .ok_or_else(|| DpvaeError::Numeric("SMACOF: Cholesky factorisation of the free block failed".into()))?
+        .ok_or_else(|| {
+            DpvaeError::Numeric("SMACOF: Cholesky factorisation of the free block failed".into())
+        })?
     };
-    let engine = Engine { n, p, delta: ds, w, norm, mode: Mode::Fixed { free, rhs_const }, solver };
+    let engine = Engine {
+        n,
+        p,
+        delta: ds,
+        w,
+        norm,
+        mode: Mode::Fixed { free, rhs_const },
+        solver,
+    };
     let max_iter = if nf == 0 { 0 } else { opts.max_iter };
     let runs = if nf == 0 { 1 } else { opts.n_init };
-    run_starts(&engine, opts, ds, fixed, fixed_coords, runs, max_iter, norm, cb)
+    run_starts(
+        &engine,
+        opts,
+        ds,
+        fixed,
+        fixed_coords,
+        runs,
+        max_iter,
+        norm,
+        cb,
+    )
 }
 
 /// SMACOF with the penalty `mu · Σ_{known} ‖x_i − known_coords[i, ]‖²` (the paper's Lagrangian
@@ -127,7 +154,15 @@ pub fn smacof_penalized(
     mu: f64,
     opts: &SmacofOptions,
 ) -> Result<SmacofResult> {
-    smacof_penalized_with_callback(delta, weights, known, known_coords, mu, opts, &mut |_, _| true)
+    smacof_penalized_with_callback(
+        delta,
+        weights,
+        known,
+        known_coords,
+        mu,
+        opts,
+        &mut |_, _| true,
+    )
 }
 
 /// [`smacof_penalized`] with a progress/interrupt callback.
@@ -142,7 +177,9 @@ pub fn smacof_penalized_with_callback(
 ) -> Result<SmacofResult> {
     check_options(opts)?;
     if !mu.is_finite() || mu <= 0.0 {
-        return Err(input_err(format!("`mu` must be a finite number > 0, got {mu}")));
+        return Err(input_err(format!(
+            "`mu` must be a finite number > 0, got {mu}"
+        )));
     }
     let d = check_dissimilarity(delta, "delta")?;
     let n = d.n;
@@ -155,13 +192,17 @@ pub fn smacof_penalized_with_callback(
     }
     let nk = known.iter().filter(|&&f| f).count();
     if nk == 0 {
-        return Err(input_err("no point has known coordinates; use smacof() for an unconstrained solution"));
+        return Err(input_err(
+            "no point has known coordinates; use smacof() for an unconstrained solution",
+        ));
     }
     let ds = std_slice(&d.data)?;
     let w = weights_view(&wts)?;
     let norm = weighted_norm(ds, &w, n);
     if !(norm > 0.0) {
-        return Err(input_err("all dissimilarities with a positive weight are zero; there is nothing to scale"));
+        return Err(input_err(
+            "all dissimilarities with a positive weight are zero; there is nothing to scale",
+        ));
     }
     let target: Vec<f64> = (0..n)
         .flat_map(|i| (0..p).map(move |k| (i, k)))
@@ -189,17 +230,33 @@ pub fn smacof_penalized_with_callback(
             Solver::chol(v)
         }
     }
-    .ok_or_else(|| DpvaeError::Numeric("SMACOF: Cholesky factorisation of the penalised system failed".into()))?;
+    .ok_or_else(|| {
+        DpvaeError::Numeric("SMACOF: Cholesky factorisation of the penalised system failed".into())
+    })?;
     let engine = Engine {
         n,
         p,
         delta: ds,
         w,
         norm,
-        mode: Mode::Penalized { known: known.to_vec(), target, mu },
+        mode: Mode::Penalized {
+            known: known.to_vec(),
+            target,
+            mu,
+        },
         solver,
     };
-    run_starts(&engine, opts, ds, known, known_coords, opts.n_init, opts.max_iter, norm, cb)
+    run_starts(
+        &engine,
+        opts,
+        ds,
+        known,
+        known_coords,
+        opts.n_init,
+        opts.max_iter,
+        norm,
+        cb,
+    )
 }
 
 fn check_mask(mask: &[bool], n: usize, name: &str) -> Result<()> {
@@ -238,8 +295,12 @@ fn run_starts(
                 x0[[i, k]] = coords[[i, k]];
             }
         }
-        let res = engine.run(&x0, max_iter, opts.eps, &mut *cb)?.into_result(norm);
-        if best.as_ref().map_or(true, |b| res.stress_history.last() < b.stress_history.last()) {
+        let res = engine
+            .run(&x0, max_iter, opts.eps, &mut *cb)?
+            .into_result(norm);
+        if best.as_ref().map_or(true, |b| {
+            res.stress_history.last() < b.stress_history.last()
+        }) {
             best = Some(res);
         }
     }
@@ -252,8 +313,8 @@ mod tests {
     use crate::error::DpvaeError;
     use crate::geometry::testutil::*;
     use crate::geometry::SplitMix64;
-    use ndarray::Array2;
     use nalgebra::DMatrix;
+    use ndarray::Array2;
 
     fn nonincreasing(h: &[f64]) -> bool {
         h.windows(2).all(|w| w[1] <= w[0] * (1.0 + 1e-12) + 1e-12)
@@ -268,7 +329,11 @@ mod tests {
         let mut w = Array2::<f64>::zeros((n, n));
         for i in 0..n {
             for j in (i + 1)..n {
-                let v = if rng.next_f64() < zero_frac { 0.0 } else { 0.2 + rng.next_f64() };
+                let v = if rng.next_f64() < zero_frac {
+                    0.0
+                } else {
+                    0.2 + rng.next_f64()
+                };
                 w[[i, j]] = v;
                 w[[j, i]] = v;
             }
@@ -289,9 +354,17 @@ mod tests {
             }
         }
         let w = random_weights(30, 4, 0.2);
-        for init in [Init::Classical, Init::Random, Init::Given(gaussian(30, 2, 5))] {
+        for init in [
+            Init::Classical,
+            Init::Random,
+            Init::Given(gaussian(30, 2, 5)),
+        ] {
             for wopt in [None, Some(w.view())] {
-                let o = SmacofOptions { init: init.clone(), n_init: 2, ..Default::default() };
+                let o = SmacofOptions {
+                    init: init.clone(),
+                    n_init: 2,
+                    ..Default::default()
+                };
                 let r = smacof_fixed(d.view(), wopt, &fixed, fc.view(), &o).unwrap();
                 for i in 0..30 {
                     if fixed[i] {
@@ -312,12 +385,24 @@ mod tests {
         let x = gaussian(40, 2, 6);
         let d = dist(&x);
         let fixed = mask(40, 4);
-        let o = SmacofOptions { eps: 1e-14, max_iter: 5000, ..Default::default() };
+        let o = SmacofOptions {
+            eps: 1e-14,
+            max_iter: 5000,
+            ..Default::default()
+        };
         let r = smacof_fixed(d.view(), None, &fixed, x.view(), &o).unwrap();
-        assert!(max_abs_diff(&r.coords, &x) < 1e-6, "{}", max_abs_diff(&r.coords, &x));
+        assert!(
+            max_abs_diff(&r.coords, &x) < 1e-6,
+            "{}",
+            max_abs_diff(&r.coords, &x)
+        );
         let w = random_weights(40, 7, 0.3);
         let r = smacof_fixed(d.view(), Some(w.view()), &fixed, x.view(), &o).unwrap();
-        assert!(max_abs_diff(&r.coords, &x) < 1e-6, "{}", max_abs_diff(&r.coords, &x));
+        assert!(
+            max_abs_diff(&r.coords, &x) < 1e-6,
+            "{}",
+            max_abs_diff(&r.coords, &x)
+        );
         // 3-D
         let x3 = gaussian(30, 3, 8);
         let o3 = SmacofOptions { ndim: 3, ..o };
@@ -333,7 +418,11 @@ mod tests {
         let mut w = Array2::<f64>::ones((25, 25));
         w[[3, 4]] = 1.0 + 1e-15; // forces the general (Cholesky) path
         w[[4, 3]] = 1.0 + 1e-15;
-        let o = SmacofOptions { max_iter: 50, eps: 0.0, ..Default::default() };
+        let o = SmacofOptions {
+            max_iter: 50,
+            eps: 0.0,
+            ..Default::default()
+        };
         let a = smacof_fixed(d.view(), None, &fixed, x.view(), &o).unwrap();
         let b = smacof_fixed(d.view(), Some(w.view()), &fixed, x.view(), &o).unwrap();
         assert!(max_abs_diff(&a.coords, &b.coords) < 1e-9);
@@ -350,7 +439,12 @@ mod tests {
         let w = random_weights(n, 13, 0.0);
         let fixed = vec![true, false, true, false, false, true];
         let x0 = gaussian(n, 2, 14);
-        let o = SmacofOptions { max_iter: 20, eps: 0.0, init: Init::Given(x0.clone()), ..Default::default() };
+        let o = SmacofOptions {
+            max_iter: 20,
+            eps: 0.0,
+            init: Init::Given(x0.clone()),
+            ..Default::default()
+        };
         let r = smacof_fixed(d.view(), Some(w.view()), &fixed, x.view(), &o).unwrap();
         // naive: X_f = V_ff⁻¹ (B(Z)Z − V Z with free rows zeroed)_f
         let mut z = x0.clone();
@@ -401,7 +495,11 @@ mod tests {
             z = newz;
         }
         assert!(r.iterations == 20);
-        assert!(max_abs_diff(&r.coords, &z) < 1e-10, "{}", max_abs_diff(&r.coords, &z));
+        assert!(
+            max_abs_diff(&r.coords, &z) < 1e-10,
+            "{}",
+            max_abs_diff(&r.coords, &z)
+        );
     }
 
     #[test]
@@ -410,7 +508,11 @@ mod tests {
         let d = perturb(&dist(&x), 0.25, 16);
         let known = mask(30, 3);
         let target = &x * 1.1; // not exactly consistent with delta
-        let o = SmacofOptions { eps: 1e-13, max_iter: 20000, ..Default::default() };
+        let o = SmacofOptions {
+            eps: 1e-13,
+            max_iter: 20000,
+            ..Default::default()
+        };
         let hard = smacof_fixed(d.view(), None, &known, target.view(), &o).unwrap();
         let mut last = f64::INFINITY;
         for mu in [1.0, 10.0, 100.0, 1e3, 1e4, 1e5] {
@@ -424,7 +526,8 @@ mod tests {
         // weighted too
         let w = random_weights(30, 17, 0.2);
         let hard = smacof_fixed(d.view(), Some(w.view()), &known, target.view(), &o).unwrap();
-        let pen = smacof_penalized(d.view(), Some(w.view()), &known, target.view(), 1e5, &o).unwrap();
+        let pen =
+            smacof_penalized(d.view(), Some(w.view()), &known, target.view(), 1e5, &o).unwrap();
         assert!(max_abs_diff(&pen.coords, &hard.coords) < 1e-3);
     }
 
@@ -432,7 +535,14 @@ mod tests {
     fn all_fixed_returns_input() {
         let x = gaussian(5, 2, 1);
         let d = dist(&x);
-        let r = smacof_fixed(d.view(), None, &[true; 5], x.view(), &SmacofOptions::default()).unwrap();
+        let r = smacof_fixed(
+            d.view(),
+            None,
+            &[true; 5],
+            x.view(),
+            &SmacofOptions::default(),
+        )
+        .unwrap();
         assert_eq!(r.coords, x);
         assert_eq!(r.iterations, 0);
         assert!(r.stress < 1e-20);
@@ -445,9 +555,27 @@ mod tests {
         let o = SmacofOptions::default();
         let m = mask(6, 2);
         let is_input = |r: Result<SmacofResult>| matches!(r, Err(DpvaeError::Input(_)));
-        assert!(is_input(smacof_fixed(d.view(), None, &m[..5], x.view(), &o)));
-        assert!(is_input(smacof_fixed(d.view(), None, &[false; 6], x.view(), &o)));
-        assert!(is_input(smacof_fixed(d.view(), None, &m, x.slice(ndarray::s![.., ..1]), &o)));
+        assert!(is_input(smacof_fixed(
+            d.view(),
+            None,
+            &m[..5],
+            x.view(),
+            &o
+        )));
+        assert!(is_input(smacof_fixed(
+            d.view(),
+            None,
+            &[false; 6],
+            x.view(),
+            &o
+        )));
+        assert!(is_input(smacof_fixed(
+            d.view(),
+            None,
+            &m,
+            x.slice(ndarray::s![.., ..1]),
+            &o
+        )));
         let mut bad = x.clone();
         bad[[0, 0]] = f64::NAN; // row 0 is fixed
         assert!(is_input(smacof_fixed(d.view(), None, &m, bad.view(), &o)));
@@ -469,11 +597,38 @@ mod tests {
         w[[2, 5]] = 0.0;
         w[[5, 4]] = 0.0;
         w[[4, 5]] = 0.0;
-        assert!(is_input(smacof_fixed(d.view(), Some(w.view()), &m, x.view(), &o)));
-        assert!(is_input(smacof_penalized(d.view(), Some(w.view()), &m, x.view(), 1.0, &o)));
+        assert!(is_input(smacof_fixed(
+            d.view(),
+            Some(w.view()),
+            &m,
+            x.view(),
+            &o
+        )));
+        assert!(is_input(smacof_penalized(
+            d.view(),
+            Some(w.view()),
+            &m,
+            x.view(),
+            1.0,
+            &o
+        )));
         for mu in [0.0, -1.0, f64::NAN, f64::INFINITY] {
-            assert!(is_input(smacof_penalized(d.view(), None, &m, x.view(), mu, &o)));
+            assert!(is_input(smacof_penalized(
+                d.view(),
+                None,
+                &m,
+                x.view(),
+                mu,
+                &o
+            )));
         }
-        assert!(is_input(smacof_penalized(d.view(), None, &[false; 6], x.view(), 1.0, &o)));
+        assert!(is_input(smacof_penalized(
+            d.view(),
+            None,
+            &[false; 6],
+            x.view(),
+            1.0,
+            &o
+        )));
     }
 }

@@ -67,7 +67,9 @@ pub fn place_points(
         }
     }
     let res = place_core(m, landmarks, max_iter, eps, weights.is_some(), |i, d, w| {
-        d.iter_mut().zip(delta_new.row(i)).for_each(|(a, b)| *a = *b);
+        d.iter_mut()
+            .zip(delta_new.row(i))
+            .for_each(|(a, b)| *a = *b);
         if let Some(wm) = &weights {
             w.iter_mut().zip(wm.row(i)).for_each(|(a, b)| *a = *b);
         }
@@ -103,7 +105,15 @@ pub fn place_points_latent(
     max_iter: usize,
     eps: f64,
 ) -> Result<Array2<f64>> {
-    Ok(place_points_latent_detailed(latent_new, latent_landmarks, scale, landmarks, max_iter, eps)?.coords)
+    Ok(place_points_latent_detailed(
+        latent_new,
+        latent_landmarks,
+        scale,
+        landmarks,
+        max_iter,
+        eps,
+    )?
+    .coords)
 }
 
 /// [`place_points_latent`] returning per-point diagnostics as well.
@@ -116,7 +126,9 @@ pub fn place_points_latent_detailed(
     eps: f64,
 ) -> Result<Placement> {
     if !scale.is_finite() || scale <= 0.0 {
-        return Err(input_err(format!("`scale` must be a finite number > 0, got {scale}")));
+        return Err(input_err(format!(
+            "`scale` must be a finite number > 0, got {scale}"
+        )));
     }
     let (m, q) = latent_new.dim();
     let l = latent_landmarks.nrows();
@@ -191,7 +203,9 @@ where
         )));
     }
     if !eps.is_finite() || eps < 0.0 {
-        return Err(input_err(format!("`eps` must be a finite number >= 0, got {eps}")));
+        return Err(input_err(format!(
+            "`eps` must be a finite number >= 0, got {eps}"
+        )));
     }
     finite(landmarks, "landmarks")?;
     let mut lt = vec![0.0; p * l];
@@ -338,7 +352,11 @@ fn evaluate<const P: usize>(
             xn
         })
     };
-    Eval { stress: s, guttman, newton }
+    Eval {
+        stress: s,
+        guttman,
+        newton,
+    }
 }
 
 /// Solve H y = g for a small symmetric H; None unless H is (numerically) positive definite.
@@ -556,7 +574,15 @@ mod tests {
                 _ => 0.0,
             })
         };
-        let y = place_points_latent(embed(&new).view(), embed(&lm).view(), scale, lm.view(), 200, 1e-12).unwrap();
+        let y = place_points_latent(
+            embed(&new).view(),
+            embed(&lm).view(),
+            scale,
+            lm.view(),
+            200,
+            1e-12,
+        )
+        .unwrap();
         assert!(max_abs_diff(&y, &new) < 1e-6);
     }
 
@@ -565,10 +591,16 @@ mod tests {
         let lm = gaussian(30, 2, 8);
         let new = gaussian(20, 2, 9);
         let d = perturb(&cross_dist(&new, &lm), 0.2, 10).mapv(f64::abs);
-        let res = place_points_fn(20, lm.view(), |i, r| {
-            r.iter_mut().zip(d.row(i)).for_each(|(a, b)| *a = *b);
-            Ok(())
-        }, 500, 1e-14)
+        let res = place_points_fn(
+            20,
+            lm.view(),
+            |i, r| {
+                r.iter_mut().zip(d.row(i)).for_each(|(a, b)| *a = *b);
+                Ok(())
+            },
+            500,
+            1e-14,
+        )
         .unwrap();
         let stress = |i: usize, x: [f64; 2]| -> f64 {
             (0..30)
@@ -593,25 +625,88 @@ mod tests {
         let new = gaussian(5, 2, 2);
         let d = cross_dist(&new, &lm);
         let is_input = |r: Result<Array2<f64>>| matches!(r, Err(DpvaeError::Input(_)));
-        assert!(is_input(place_points(d.slice(ndarray::s![.., ..9]), lm.view(), None, 10, 1e-6)));
+        assert!(is_input(place_points(
+            d.slice(ndarray::s![.., ..9]),
+            lm.view(),
+            None,
+            10,
+            1e-6
+        )));
         let mut dn = d.clone();
         dn[[2, 3]] = f64::NAN;
         assert!(is_input(place_points(dn.view(), lm.view(), None, 10, 1e-6)));
         dn[[2, 3]] = -1.0;
         assert!(is_input(place_points(dn.view(), lm.view(), None, 10, 1e-6)));
         let w0 = Array2::<f64>::zeros(d.dim());
-        assert!(is_input(place_points(d.view(), lm.view(), Some(w0.view()), 10, 1e-6)));
+        assert!(is_input(place_points(
+            d.view(),
+            lm.view(),
+            Some(w0.view()),
+            10,
+            1e-6
+        )));
         let w1 = Array2::<f64>::ones((5, 9));
-        assert!(is_input(place_points(d.view(), lm.view(), Some(w1.view()), 10, 1e-6)));
+        assert!(is_input(place_points(
+            d.view(),
+            lm.view(),
+            Some(w1.view()),
+            10,
+            1e-6
+        )));
         let lm7 = gaussian(10, 7, 1);
         assert!(is_input(place_points(d.view(), lm7.view(), None, 10, 1e-6)));
-        assert!(is_input(place_points(d.view(), lm.view(), None, 10, f64::NAN)));
+        assert!(is_input(place_points(
+            d.view(),
+            lm.view(),
+            None,
+            10,
+            f64::NAN
+        )));
         let lm0 = Array2::<f64>::zeros((0, 2));
-        assert!(is_input(place_points(Array2::<f64>::zeros((5, 0)).view(), lm0.view(), None, 10, 1e-6)));
-        assert!(is_input(place_points_latent(new.view(), lm.view(), 0.0, lm.view(), 10, 1e-6)));
-        assert!(is_input(place_points_latent(new.view(), gaussian(10, 3, 1).view(), 1.0, lm.view(), 10, 1e-6)));
-        assert!(is_input(place_points_latent(new.view(), gaussian(9, 2, 1).view(), 1.0, lm.view(), 10, 1e-6)));
-        let r = place_points_fn(3, lm.view(), |i, _| if i == 1 { Err(DpvaeError::Input("x".into())) } else { Ok(()) }, 10, 1e-6);
+        assert!(is_input(place_points(
+            Array2::<f64>::zeros((5, 0)).view(),
+            lm0.view(),
+            None,
+            10,
+            1e-6
+        )));
+        assert!(is_input(place_points_latent(
+            new.view(),
+            lm.view(),
+            0.0,
+            lm.view(),
+            10,
+            1e-6
+        )));
+        assert!(is_input(place_points_latent(
+            new.view(),
+            gaussian(10, 3, 1).view(),
+            1.0,
+            lm.view(),
+            10,
+            1e-6
+        )));
+        assert!(is_input(place_points_latent(
+            new.view(),
+            gaussian(9, 2, 1).view(),
+            1.0,
+            lm.view(),
+            10,
+            1e-6
+        )));
+        let r = place_points_fn(
+            3,
+            lm.view(),
+            |i, _| {
+                if i == 1 {
+                    Err(DpvaeError::Input("x".into()))
+                } else {
+                    Ok(())
+                }
+            },
+            10,
+            1e-6,
+        );
         assert!(matches!(r, Err(DpvaeError::Input(_))));
     }
 }

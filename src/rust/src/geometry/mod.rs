@@ -1,4 +1,8 @@
-#![allow(clippy::needless_range_loop, clippy::neg_cmp_op_on_partial_ord, clippy::unnecessary_map_or)]
+#![allow(
+    clippy::needless_range_loop,
+    clippy::neg_cmp_op_on_partial_ord,
+    clippy::unnecessary_map_or
+)]
 //! Distance geometry core: classical (Torgerson) MDS, weighted metric SMACOF, SMACOF with
 //! fixed or penalised rows (imputation of cells with known coordinates) and out-of-sample
 //! placement of new points against fixed landmarks.
@@ -19,7 +23,9 @@ pub mod smacof;
 
 pub use classical::classical_mds;
 pub use constrained::{smacof_fixed, smacof_penalized};
-pub use landmark::{place_points, place_points_fn, place_points_latent, place_points_latent_detailed, Placement};
+pub use landmark::{
+    place_points, place_points_fn, place_points_latent, place_points_latent_detailed, Placement,
+};
 pub use smacof::{smacof, Init, SmacofOptions, SmacofResult};
 
 use nalgebra::DMatrix;
@@ -56,7 +62,10 @@ pub(crate) struct Dissim<'a> {
 }
 
 /// Check a dissimilarity matrix (see the module docs) and return it symmetrised.
-pub(crate) fn check_dissimilarity<'a>(delta: ArrayView2<'a, f64>, name: &str) -> Result<Dissim<'a>> {
+pub(crate) fn check_dissimilarity<'a>(
+    delta: ArrayView2<'a, f64>,
+    name: &str,
+) -> Result<Dissim<'a>> {
     let (n, m) = delta.dim();
     if n != m {
         return Err(input_err(format!(
@@ -64,7 +73,9 @@ pub(crate) fn check_dissimilarity<'a>(delta: ArrayView2<'a, f64>, name: &str) ->
         )));
     }
     if n < 2 {
-        return Err(input_err(format!("`{name}` must describe at least 2 points, got {n}")));
+        return Err(input_err(format!(
+            "`{name}` must describe at least 2 points, got {n}"
+        )));
     }
     let mut max = 0.0f64;
     for ((i, j), &v) in delta.indexed_iter() {
@@ -166,7 +177,9 @@ pub(crate) fn check_weights<'a>(w: Option<ArrayView2<'a, f64>>, n: usize) -> Res
         max = max.max(v);
     }
     if max <= 0.0 {
-        return Err(input_err("`weights` are all zero off the diagonal; give some pairs a positive weight"));
+        return Err(input_err(
+            "`weights` are all zero off the diagonal; give some pairs a positive weight",
+        ));
     }
     let tol = SYM_TOL * max;
     let mut exact = true;
@@ -351,7 +364,11 @@ pub(crate) fn align_similarity(
         let svd = h.svd(true, true);
         let (u, vt) = match (svd.u, svd.v_t) {
             (Some(u), Some(vt)) => (u, vt),
-            _ => return Err(DpvaeError::Numeric("SVD failed while aligning the initial configuration".into())),
+            _ => {
+                return Err(DpvaeError::Numeric(
+                    "SVD failed while aligning the initial configuration".into(),
+                ))
+            }
         };
         let trace: f64 = svd.singular_values.iter().sum();
         (trace / ss, u * vt)
@@ -430,7 +447,10 @@ pub(crate) mod testutil {
     }
 
     pub fn max_abs_diff(a: &Array2<f64>, b: &Array2<f64>) -> f64 {
-        a.iter().zip(b.iter()).map(|(x, y)| (x - y).abs()).fold(0.0, f64::max)
+        a.iter()
+            .zip(b.iter())
+            .map(|(x, y)| (x - y).abs())
+            .fold(0.0, f64::max)
     }
 }
 
@@ -454,7 +474,13 @@ mod tests {
             array![[1.0, 1.0], [1.0, 0.0]],
         ];
         for b in bad.iter() {
-            assert!(matches!(check_dissimilarity(b.view(), "d"), Err(DpvaeError::Input(_))), "{b:?}");
+            assert!(
+                matches!(
+                    check_dissimilarity(b.view(), "d"),
+                    Err(DpvaeError::Input(_))
+                ),
+                "{b:?}"
+            );
         }
         // tiny asymmetry is averaged away
         let near = array![[0.0, 1.0], [1.0 + 1e-12, 0.0]];
@@ -472,10 +498,17 @@ mod tests {
             Array2::zeros((3, 3)),
             array![[0.0, -1.0, 1.0], [-1.0, 0.0, 1.0], [1.0, 1.0, 0.0]],
             array![[0.0, 2.0, 1.0], [1.0, 0.0, 1.0], [1.0, 1.0, 0.0]],
-            array![[0.0, f64::INFINITY, 1.0], [f64::INFINITY, 0.0, 1.0], [1.0, 1.0, 0.0]],
+            array![
+                [0.0, f64::INFINITY, 1.0],
+                [f64::INFINITY, 0.0, 1.0],
+                [1.0, 1.0, 0.0]
+            ],
         ];
         for b in bad.iter() {
-            assert!(matches!(check_weights(Some(b.view()), 3), Err(DpvaeError::Input(_))), "{b:?}");
+            assert!(
+                matches!(check_weights(Some(b.view()), 3), Err(DpvaeError::Input(_))),
+                "{b:?}"
+            );
         }
     }
 

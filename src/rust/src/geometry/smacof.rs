@@ -28,7 +28,8 @@ use rayon::prelude::*;
 
 use super::classical::classical_core;
 use super::{
-    check_coords, check_dissimilarity, check_weights, components, input_err, std_slice, SplitMix64, Weights,
+    check_coords, check_dissimilarity, check_weights, components, input_err, std_slice, SplitMix64,
+    Weights,
 };
 use crate::error::{DpvaeError, Result};
 
@@ -64,7 +65,14 @@ pub struct SmacofOptions {
 
 impl Default for SmacofOptions {
     fn default() -> Self {
-        SmacofOptions { ndim: 2, max_iter: 300, eps: 1e-6, n_init: 1, seed: 42, init: Init::Classical }
+        SmacofOptions {
+            ndim: 2,
+            max_iter: 300,
+            eps: 1e-6,
+            n_init: 1,
+            seed: 42,
+            init: Init::Classical,
+        }
     }
 }
 
@@ -112,7 +120,11 @@ pub(crate) fn weighted_norm(delta: &[f64], w: &W, n: usize) -> f64 {
                 W::Uniform(c) => c * d.iter().map(|v| v * v).sum::<f64>(),
                 W::Dense(wm) => {
                     let wr = &wm[i * n..(i + 1) * n];
-                    d.iter().zip(wr).enumerate().map(|(j, (v, ww))| if j == i { 0.0 } else { ww * v * v }).sum()
+                    d.iter()
+                        .zip(wr)
+                        .enumerate()
+                        .map(|(j, (v, ww))| if j == i { 0.0 } else { ww * v * v })
+                        .sum()
                 }
             }
         })
@@ -204,9 +216,16 @@ pub(crate) enum Mode {
     /// Plain SMACOF.
     Free,
     /// Rows `free` move; the others are fixed. `rhs_const` (nf × p) = −V_fk X_k.
-    Fixed { free: Vec<usize>, rhs_const: Vec<f64> },
+    Fixed {
+        free: Vec<usize>,
+        rhs_const: Vec<f64>,
+    },
     /// Stress + mu Σ_known ‖x_i − t_i‖²; `target` is n × p (rows of unknown points unused).
-    Penalized { known: Vec<bool>, target: Vec<f64>, mu: f64 },
+    Penalized {
+        known: Vec<bool>,
+        target: Vec<f64>,
+        mu: f64,
+    },
 }
 
 pub(crate) struct Engine<'a> {
@@ -247,7 +266,13 @@ pub type Callback<'c> = &'c mut dyn FnMut(usize, f64) -> bool;
 
 impl Engine<'_> {
     /// Iterate from `x0` (n × p, row-major contents are copied).
-    pub(crate) fn run(&self, x0: &Array2<f64>, max_iter: usize, eps: f64, cb: Callback) -> Result<RunOut> {
+    pub(crate) fn run(
+        &self,
+        x0: &Array2<f64>,
+        max_iter: usize,
+        eps: f64,
+        cb: Callback,
+    ) -> Result<RunOut> {
         let (n, p) = (self.n, self.p);
         let mut x: Vec<f64> = x0.iter().copied().collect();
         let mut xt = vec![0.0; n * p];
@@ -302,7 +327,11 @@ impl Engine<'_> {
                 Mode::Penalized { known, target, mu } => {
                     for i in 0..n {
                         for k in 0..p {
-                            let t = if known[i] { mu * target[i * p + k] } else { 0.0 };
+                            let t = if known[i] {
+                                mu * target[i * p + k]
+                            } else {
+                                0.0
+                            };
                             rhs[i * p + k] = r[i * p + k] + t;
                         }
                     }
@@ -313,7 +342,13 @@ impl Engine<'_> {
         }
         let x = Array2::from_shape_vec((n, p), x)
             .map_err(|e| DpvaeError::Numeric(format!("internal shape error: {e}")))?;
-        Ok(RunOut { x, stress, history, iterations, converged })
+        Ok(RunOut {
+            x,
+            stress,
+            history,
+            iterations,
+            converged,
+        })
     }
 
     fn penalty(&self, x: &[f64]) -> f64 {
@@ -346,7 +381,14 @@ fn transpose_into(x: &[f64], n: usize, p: usize, xt: &mut [f64]) {
 
 /// One O(n²) pass at configuration `xt` (column-major, p × n): writes row i of B(X)X into
 /// `out[i*(p+1)..][..p]` and returns the raw stress Σ_{i<j} w_ij (d_ij − δ_ij)².
-pub(crate) fn guttman_pass(n: usize, p: usize, delta: &[f64], w: &W, xt: &[f64], out: &mut [f64]) -> f64 {
+pub(crate) fn guttman_pass(
+    n: usize,
+    p: usize,
+    delta: &[f64],
+    w: &W,
+    xt: &[f64],
+    out: &mut [f64],
+) -> f64 {
     out.par_chunks_mut(p + 1).enumerate().for_each(|(i, o)| {
         let drow = &delta[i * n..(i + 1) * n];
         let (wrow, c) = match w {
@@ -437,7 +479,15 @@ fn row2(i: usize, n: usize, drow: &[f64], wrow: Option<&[f64]>, xt: &[f64], o: &
     (s[0] + s[1]) + (s[2] + s[3])
 }
 
-fn row_dyn(i: usize, n: usize, p: usize, drow: &[f64], wrow: Option<&[f64]>, xt: &[f64], o: &mut [f64]) -> f64 {
+fn row_dyn(
+    i: usize,
+    n: usize,
+    p: usize,
+    drow: &[f64],
+    wrow: Option<&[f64]>,
+    xt: &[f64],
+    o: &mut [f64],
+) -> f64 {
     let xi: Vec<f64> = (0..p).map(|k| xt[k * n + i]).collect();
     let mut acc = vec![0.0; p];
     let mut dx = vec![0.0; p];
@@ -519,13 +569,20 @@ pub(crate) fn check_options(opts: &SmacofOptions) -> Result<()> {
         return Err(input_err("`n_init` must be at least 1"));
     }
     if !opts.eps.is_finite() || opts.eps < 0.0 {
-        return Err(input_err(format!("`eps` must be a finite number >= 0, got {}", opts.eps)));
+        return Err(input_err(format!(
+            "`eps` must be a finite number >= 0, got {}",
+            opts.eps
+        )));
     }
     Ok(())
 }
 
 /// Weighted metric SMACOF. `weights = None` means unit weights. See the module docs.
-pub fn smacof(delta: ArrayView2<f64>, weights: Option<ArrayView2<f64>>, opts: &SmacofOptions) -> Result<SmacofResult> {
+pub fn smacof(
+    delta: ArrayView2<f64>,
+    weights: Option<ArrayView2<f64>>,
+    opts: &SmacofOptions,
+) -> Result<SmacofResult> {
     smacof_with_callback(delta, weights, opts, &mut |_, _| true)
 }
 
@@ -576,16 +633,28 @@ pub fn smacof_with_callback(
             // V + a 11ᵀ (a = mean positive weight, for conditioning) is PD for a connected graph
             v.add_scalar_mut(sw / cnt.max(1) as f64);
             Solver::chol(v).ok_or_else(|| {
-                DpvaeError::Numeric("SMACOF: Cholesky factorisation of the weight matrix failed".into())
+                DpvaeError::Numeric(
+                    "SMACOF: Cholesky factorisation of the weight matrix failed".into(),
+                )
             })?
         }
     };
-    let engine = Engine { n, p: opts.ndim, delta: ds, w, norm, mode: Mode::Free, solver };
+    let engine = Engine {
+        n,
+        p: opts.ndim,
+        delta: ds,
+        w,
+        norm,
+        mode: Mode::Free,
+        solver,
+    };
     let mut cache = None;
     let mut best: Option<SmacofResult> = None;
     for run in 0..opts.n_init {
         let x0 = start_config(&opts.init, run, ds, n, opts.ndim, opts.seed, &mut cache)?;
-        let res = engine.run(&x0, opts.max_iter, opts.eps, &mut *cb)?.into_result(norm);
+        let res = engine
+            .run(&x0, opts.max_iter, opts.eps, &mut *cb)?
+            .into_result(norm);
         if best.as_ref().map_or(true, |b| res.stress < b.stress) {
             best = Some(res);
         }
@@ -601,7 +670,10 @@ mod tests {
     use nalgebra::DMatrix;
 
     fn opts(init: Init) -> SmacofOptions {
-        SmacofOptions { init, ..Default::default() }
+        SmacofOptions {
+            init,
+            ..Default::default()
+        }
     }
 
     fn nonincreasing(h: &[f64]) -> bool {
@@ -617,15 +689,32 @@ mod tests {
         assert!(r.stress1 < 1e-8, "{}", r.stress1);
         assert!(procrustes_disparity(&x, &r.coords) < 1e-12);
         // from random starts
-        let o = SmacofOptions { init: Init::Random, n_init: 4, max_iter: 5000, eps: 1e-14, ..Default::default() };
+        let o = SmacofOptions {
+            init: Init::Random,
+            n_init: 4,
+            max_iter: 5000,
+            eps: 1e-14,
+            ..Default::default()
+        };
         let r = smacof(d.view(), None, &o).unwrap();
         assert!(r.stress1 < 1e-5, "{}", r.stress1);
         assert!(procrustes_disparity(&x, &r.coords) < 1e-8);
         // 3-D, generic code path
         let x3 = gaussian(25, 3, 2);
-        let o3 = SmacofOptions { ndim: 3, init: Init::Random, max_iter: 5000, eps: 1e-14, n_init: 3, ..Default::default() };
+        let o3 = SmacofOptions {
+            ndim: 3,
+            init: Init::Random,
+            max_iter: 5000,
+            eps: 1e-14,
+            n_init: 3,
+            ..Default::default()
+        };
         let r3 = smacof(dist(&x3).view(), None, &o3).unwrap();
-        assert!(procrustes_disparity(&x3, &r3.coords) < 1e-8, "{}", r3.stress1);
+        assert!(
+            procrustes_disparity(&x3, &r3.coords) < 1e-8,
+            "{}",
+            r3.stress1
+        );
     }
 
     #[test]
@@ -651,10 +740,20 @@ mod tests {
                 }
             }
         }
-        let o = SmacofOptions { init: Init::Random, max_iter: 5000, eps: 1e-14, n_init: 3, ..Default::default() };
+        let o = SmacofOptions {
+            init: Init::Random,
+            max_iter: 5000,
+            eps: 1e-14,
+            n_init: 3,
+            ..Default::default()
+        };
         let r = smacof(dm.view(), Some(w.view()), &o).unwrap();
         assert!(nonincreasing(&r.stress_history));
-        assert!(procrustes_disparity(&x, &r.coords) < 1e-8, "stress1 {}", r.stress1);
+        assert!(
+            procrustes_disparity(&x, &r.coords) < 1e-8,
+            "stress1 {}",
+            r.stress1
+        );
     }
 
     #[test]
@@ -692,7 +791,12 @@ mod tests {
     }
 
     /// Independent, naive SMACOF (full matrices, eigen pseudo-inverse of V).
-    fn naive_smacof(d: &Array2<f64>, w: &Array2<f64>, x0: &Array2<f64>, iters: usize) -> Array2<f64> {
+    fn naive_smacof(
+        d: &Array2<f64>,
+        w: &Array2<f64>,
+        x0: &Array2<f64>,
+        iters: usize,
+    ) -> Array2<f64> {
         let n = d.nrows();
         let mut v = DMatrix::<f64>::zeros(n, n);
         for i in 0..n {
@@ -748,13 +852,25 @@ mod tests {
                 w[[j, i]] = v;
             }
         }
-        for (wopt, wfull) in [(None, Array2::<f64>::ones((6, 6))), (Some(w.view()), w.clone())] {
-            let o = SmacofOptions { max_iter: 25, eps: 0.0, init: Init::Given(x0.clone()), ..Default::default() };
+        for (wopt, wfull) in [
+            (None, Array2::<f64>::ones((6, 6))),
+            (Some(w.view()), w.clone()),
+        ] {
+            let o = SmacofOptions {
+                max_iter: 25,
+                eps: 0.0,
+                init: Init::Given(x0.clone()),
+                ..Default::default()
+            };
             let r = smacof(d.view(), wopt, &o).unwrap();
             let naive = naive_smacof(&d, &wfull, &x0, r.iterations);
             assert!(r.iterations >= 10);
             // naive V⁺ centres; our unweighted/weighted updates centre too after one step
-            assert!(max_abs_diff(&r.coords, &naive) < 1e-9, "{}", max_abs_diff(&r.coords, &naive));
+            assert!(
+                max_abs_diff(&r.coords, &naive) < 1e-9,
+                "{}",
+                max_abs_diff(&r.coords, &naive)
+            );
         }
     }
 
@@ -774,8 +890,15 @@ mod tests {
     fn n_init_keeps_best_and_is_deterministic() {
         let x = gaussian(30, 2, 12);
         let d = perturb(&dist(&x), 0.5, 13);
-        let o1 = SmacofOptions { init: Init::Random, seed: 5, ..Default::default() };
-        let o5 = SmacofOptions { n_init: 5, ..o1.clone() };
+        let o1 = SmacofOptions {
+            init: Init::Random,
+            seed: 5,
+            ..Default::default()
+        };
+        let o5 = SmacofOptions {
+            n_init: 5,
+            ..o1.clone()
+        };
         let r1 = smacof(d.view(), None, &o1).unwrap();
         let r5 = smacof(d.view(), None, &o5).unwrap();
         assert!(r5.stress <= r1.stress);
@@ -801,7 +924,11 @@ mod tests {
         let x = gaussian(5, 2, 1);
         let d = dist(&x);
         let is_input = |r: Result<SmacofResult>| matches!(r, Err(DpvaeError::Input(_)));
-        assert!(is_input(smacof(d.slice(ndarray::s![.., ..4]), None, &opts(Init::Classical))));
+        assert!(is_input(smacof(
+            d.slice(ndarray::s![.., ..4]),
+            None,
+            &opts(Init::Classical)
+        )));
         let mut asym = d.clone();
         asym[[0, 1]] += 0.5;
         assert!(is_input(smacof(asym.view(), None, &opts(Init::Classical))));
@@ -816,24 +943,69 @@ mod tests {
         let mut diag = d.clone();
         diag[[3, 3]] = 1.0;
         assert!(is_input(smacof(diag.view(), None, &opts(Init::Classical))));
-        assert!(is_input(smacof(Array2::<f64>::zeros((1, 1)).view(), None, &opts(Init::Classical))));
-        assert!(is_input(smacof(Array2::<f64>::zeros((4, 4)).view(), None, &opts(Init::Classical))));
-        assert!(is_input(smacof(d.view(), None, &SmacofOptions { ndim: 0, ..Default::default() })));
-        assert!(is_input(smacof(d.view(), None, &SmacofOptions { n_init: 0, ..Default::default() })));
-        assert!(is_input(smacof(d.view(), None, &SmacofOptions { eps: f64::NAN, ..Default::default() })));
-        assert!(is_input(smacof(d.view(), None, &opts(Init::Given(Array2::zeros((5, 3)))))));
+        assert!(is_input(smacof(
+            Array2::<f64>::zeros((1, 1)).view(),
+            None,
+            &opts(Init::Classical)
+        )));
+        assert!(is_input(smacof(
+            Array2::<f64>::zeros((4, 4)).view(),
+            None,
+            &opts(Init::Classical)
+        )));
+        assert!(is_input(smacof(
+            d.view(),
+            None,
+            &SmacofOptions {
+                ndim: 0,
+                ..Default::default()
+            }
+        )));
+        assert!(is_input(smacof(
+            d.view(),
+            None,
+            &SmacofOptions {
+                n_init: 0,
+                ..Default::default()
+            }
+        )));
+        assert!(is_input(smacof(
+            d.view(),
+            None,
+            &SmacofOptions {
+                eps: f64::NAN,
+                ..Default::default()
+            }
+        )));
+        assert!(is_input(smacof(
+            d.view(),
+            None,
+            &opts(Init::Given(Array2::zeros((5, 3))))
+        )));
         let mut g = Array2::<f64>::zeros((5, 2));
         g[[0, 0]] = f64::INFINITY;
         assert!(is_input(smacof(d.view(), None, &opts(Init::Given(g)))));
         let w = Array2::<f64>::ones((4, 4));
-        assert!(is_input(smacof(d.view(), Some(w.view()), &opts(Init::Classical))));
+        assert!(is_input(smacof(
+            d.view(),
+            Some(w.view()),
+            &opts(Init::Classical)
+        )));
         let mut wn = Array2::<f64>::ones((5, 5));
         wn[[0, 1]] = -1.0;
         wn[[1, 0]] = -1.0;
-        assert!(is_input(smacof(d.view(), Some(wn.view()), &opts(Init::Classical))));
+        assert!(is_input(smacof(
+            d.view(),
+            Some(wn.view()),
+            &opts(Init::Classical)
+        )));
         let mut wa = Array2::<f64>::ones((5, 5));
         wa[[0, 1]] = 2.0;
-        assert!(is_input(smacof(d.view(), Some(wa.view()), &opts(Init::Classical))));
+        assert!(is_input(smacof(
+            d.view(),
+            Some(wa.view()),
+            &opts(Init::Classical)
+        )));
         // disconnected: points {0,1} vs {2,3,4}
         let mut wd = Array2::<f64>::ones((5, 5));
         for i in 0..2 {
@@ -842,6 +1014,10 @@ mod tests {
                 wd[[j, i]] = 0.0;
             }
         }
-        assert!(is_input(smacof(d.view(), Some(wd.view()), &opts(Init::Classical))));
+        assert!(is_input(smacof(
+            d.view(),
+            Some(wd.view()),
+            &opts(Init::Classical)
+        )));
     }
 }

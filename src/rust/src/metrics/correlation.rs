@@ -458,12 +458,12 @@ mod tests {
             assert!(!r1.sampled && r1.pearson > 0.1, "{r1:?}");
             assert!(r1.p_value_pearson.unwrap() <= 0.05);
             // sampled path: with all pairs sampled n_pairs large, close to the full value
-            let os = CorrelationOptions { max_cells: 10, n_pairs: 20000, ..o };
+            let os = CorrelationOptions { max_cells: 10, n_pairs: 1500, ..o };
             let s1 = spatial_expression_correlation(&de, coords.view(), &os).unwrap();
             let s2 = spatial_expression_correlation(&sp, coords.view(), &os).unwrap();
             assert!(s1.sampled);
             assert!((s1.pearson - s2.pearson).abs() < 1e-10);
-            assert!((s1.pearson - r1.pearson).abs() < 0.05);
+            assert!((s1.pearson - r1.pearson).abs() < 0.1, "{s1:?} {r1:?}");
             assert_eq!(s1, spatial_expression_correlation(&de, coords.view(), &os).unwrap());
         }
     }

@@ -34,16 +34,22 @@ fn check_pair(x: &ArrayView2<f64>, y: &ArrayView2<f64>) -> Result<()> {
         )));
     }
     if x.nrows() < 2 || x.ncols() < 1 {
-        return Err(DpvaeError::Input("Procrustes analysis needs at least 2 points".into()));
+        return Err(DpvaeError::Input(
+            "Procrustes analysis needs at least 2 points".into(),
+        ));
     }
     if x.iter().chain(y.iter()).any(|v| !v.is_finite()) {
-        return Err(DpvaeError::Input("coordinates contain NA, NaN or Inf".into()));
+        return Err(DpvaeError::Input(
+            "coordinates contain NA, NaN or Inf".into(),
+        ));
     }
     Ok(())
 }
 
 fn centred(x: &ArrayView2<f64>) -> (Array2<f64>, Array1<f64>) {
-    let mean = x.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(x.ncols()));
+    let mean = x
+        .mean_axis(Axis(0))
+        .unwrap_or_else(|| Array1::zeros(x.ncols()));
     (x - &mean, mean)
 }
 
@@ -58,7 +64,11 @@ fn orthogonal_rotation(a: &Array2<f64>, b: &Array2<f64>) -> Result<(Array2<f64>,
     let svd = m.svd(true, true);
     let (u, vt) = match (svd.u, svd.v_t) {
         (Some(u), Some(vt)) => (u, vt),
-        _ => return Err(DpvaeError::Numeric("the SVD in Procrustes analysis failed".into())),
+        _ => {
+            return Err(DpvaeError::Numeric(
+                "the SVD in Procrustes analysis failed".into(),
+            ))
+        }
     };
     let r = u * vt;
     let d = a.ncols();
@@ -83,7 +93,11 @@ pub fn procrustes(x: ArrayView2<f64>, y: ArrayView2<f64>) -> Result<Procrustes> 
     let (rot, s) = orthogonal_rotation(&b, &a)?;
     let aligned = b.dot(&rot) * s;
     let disparity = (&a - &aligned).iter().map(|v| v * v).sum::<f64>();
-    Ok(Procrustes { disparity, x_std: a, y_aligned: aligned })
+    Ok(Procrustes {
+        disparity,
+        x_std: a,
+        y_aligned: aligned,
+    })
 }
 
 /// Least-squares similarity transform taking `from` onto `to`.
@@ -93,12 +107,18 @@ pub fn fit_similarity(from: ArrayView2<f64>, to: ArrayView2<f64>) -> Result<Simi
     let (b, mb) = centred(&to);
     let ss = a.iter().map(|v| v * v).sum::<f64>();
     if ss == 0.0 {
-        return Err(DpvaeError::Input("cannot align a configuration whose points all coincide".into()));
+        return Err(DpvaeError::Input(
+            "cannot align a configuration whose points all coincide".into(),
+        ));
     }
     let (rot, sv) = orthogonal_rotation(&a, &b)?;
     let scale = sv / ss;
     let shift = &mb - &(ma.dot(&rot) * scale);
-    Ok(Similarity { scale, rotation: rot.iter().copied().collect(), shift: shift.to_vec() })
+    Ok(Similarity {
+        scale,
+        rotation: rot.iter().copied().collect(),
+        shift: shift.to_vec(),
+    })
 }
 
 impl Similarity {
@@ -144,12 +164,22 @@ mod tests {
         let nb = cb.iter().map(|v| v * v).sum::<f64>().sqrt();
         let (_, s) = orthogonal_rotation(&(cb / nb), &(ca / na)).unwrap();
         assert!((p.disparity - (1.0 - s * s)).abs() < 1e-12);
-        assert!((p.disparity - 0.107_142_857_142_857_18).abs() < 1e-10, "{}", p.disparity);
+        assert!(
+            (p.disparity - 0.107_142_857_142_857_18).abs() < 1e-10,
+            "{}",
+            p.disparity
+        );
     }
 
     #[test]
     fn similarity_recovers_a_known_transform_in_3d() {
-        let x = array![[0.0, 0.0, 0.0], [1.0, 0.0, 0.3], [0.0, 2.0, 1.0], [1.0, 1.0, -1.0], [0.5, -1.0, 2.0]];
+        let x = array![
+            [0.0, 0.0, 0.0],
+            [1.0, 0.0, 0.3],
+            [0.0, 2.0, 1.0],
+            [1.0, 1.0, -1.0],
+            [0.5, -1.0, 2.0]
+        ];
         // rotate 90 degrees about z, reflect y, scale 2.5, shift
         let rot = array![[0.0, -1.0, 0.0], [1.0, 0.0, 0.0], [0.0, 0.0, 1.0]];
         let y = x.dot(&rot) * 2.5 + &array![3.0, -1.0, 7.0];
@@ -163,10 +193,19 @@ mod tests {
     fn bad_input_is_an_input_error() {
         let a = array![[0.0, 0.0], [1.0, 1.0]];
         let b = array![[0.0, 0.0, 1.0], [1.0, 1.0, 1.0]];
-        assert!(matches!(procrustes(a.view(), b.view()), Err(DpvaeError::Input(_))));
+        assert!(matches!(
+            procrustes(a.view(), b.view()),
+            Err(DpvaeError::Input(_))
+        ));
         let same = array![[1.0, 1.0], [1.0, 1.0]];
-        assert!(matches!(procrustes(a.view(), same.view()), Err(DpvaeError::Input(_))));
+        assert!(matches!(
+            procrustes(a.view(), same.view()),
+            Err(DpvaeError::Input(_))
+        ));
         let nan = array![[f64::NAN, 0.0], [1.0, 1.0]];
-        assert!(matches!(procrustes(a.view(), nan.view()), Err(DpvaeError::Input(_))));
+        assert!(matches!(
+            procrustes(a.view(), nan.view()),
+            Err(DpvaeError::Input(_))
+        ));
     }
 }

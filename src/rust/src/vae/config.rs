@@ -90,9 +90,16 @@ impl Config {
             return bad("`hidden` must be a positive integer".into());
         }
         if !(1..=64).contains(&self.latent_dim) {
-            return bad(format!("`latent_dim` must be between 1 and 64, not {}", self.latent_dim));
+            return bad(format!(
+                "`latent_dim` must be between 1 and 64, not {}",
+                self.latent_dim
+            ));
         }
-        for (name, v) in [("alpha", self.alpha), ("beta", self.beta), ("lambda", self.lambda)] {
+        for (name, v) in [
+            ("alpha", self.alpha),
+            ("beta", self.beta),
+            ("lambda", self.lambda),
+        ] {
             if !v.is_finite() || v < 0.0 {
                 return bad(format!("`{name}` must be a finite number >= 0, not {v}"));
             }
@@ -105,7 +112,9 @@ impl Config {
         }
         if let Some(c) = self.scale {
             if !c.is_finite() || c <= 0.0 {
-                return bad(format!("a fixed `scale` must be a finite number > 0, not {c}"));
+                return bad(format!(
+                    "a fixed `scale` must be a finite number > 0, not {c}"
+                ));
             }
         }
         Ok(())
@@ -118,7 +127,12 @@ mod tests {
 
     #[test]
     fn json_round_trip_keeps_values() {
-        let cfg = Config { n_genes: 7, lambda: 3.5, dp_loss: DpLoss::Absolute, ..Config::default() };
+        let cfg = Config {
+            n_genes: 7,
+            lambda: 3.5,
+            dp_loss: DpLoss::Absolute,
+            ..Config::default()
+        };
         let back = Config::from_json(&cfg.to_json()).unwrap();
         assert_eq!(back.n_genes, 7);
         assert_eq!(back.lambda, 3.5);
@@ -129,8 +143,17 @@ mod tests {
     fn missing_fields_take_defaults_and_bad_values_are_rejected() {
         let cfg = Config::from_json(r#"{"n_genes": 3}"#).unwrap();
         assert_eq!(cfg.hidden, 124);
-        assert!(matches!(Config::from_json(r#"{"n_genes": 3, "lr": -1}"#), Err(DpvaeError::Input(_))));
-        assert!(matches!(Config::from_json(r#"{"n_genes": 0}"#), Err(DpvaeError::Input(_))));
-        assert!(matches!(Config::from_json("not json"), Err(DpvaeError::Input(_))));
+        assert!(matches!(
+            Config::from_json(r#"{"n_genes": 3, "lr": -1}"#),
+            Err(DpvaeError::Input(_))
+        ));
+        assert!(matches!(
+            Config::from_json(r#"{"n_genes": 0}"#),
+            Err(DpvaeError::Input(_))
+        ));
+        assert!(matches!(
+            Config::from_json("not json"),
+            Err(DpvaeError::Input(_))
+        ));
     }
 }

@@ -49,7 +49,12 @@ fn to_tensor(a: ArrayView2<f64>) -> Tensor {
 fn to_array(t: &Tensor) -> Result<Array2<f64>> {
     let size = t.size();
     let (r, c) = (size[0] as usize, size[1] as usize);
-    let v = Vec::<f64>::try_from(t.to_device(Device::Cpu).to_kind(Kind::Double).contiguous().flatten(0, -1))?;
+    let v = Vec::<f64>::try_from(
+        t.to_device(Device::Cpu)
+            .to_kind(Kind::Double)
+            .contiguous()
+            .flatten(0, -1),
+    )?;
     Array2::from_shape_vec((r, c), v).map_err(|e| DpvaeError::Numeric(e.to_string()))
 }
 
@@ -85,7 +90,11 @@ pub fn fit(
 ) -> Result<FitOutput> {
     cfg.validate()?;
     if x.ncols() != cfg.n_genes {
-        return Err(DpvaeError::Input(format!("expected {} genes, got {}", cfg.n_genes, x.ncols())));
+        return Err(DpvaeError::Input(format!(
+            "expected {} genes, got {}",
+            cfg.n_genes,
+            x.ncols()
+        )));
     }
     if x.nrows() != coords.nrows() {
         return Err(DpvaeError::Input(format!(
@@ -95,10 +104,16 @@ pub fn fit(
         )));
     }
     if !(2..=3).contains(&coords.ncols()) {
-        return Err(DpvaeError::Input(format!("coordinates need 2 or 3 columns, got {}", coords.ncols())));
+        return Err(DpvaeError::Input(format!(
+            "coordinates need 2 or 3 columns, got {}",
+            coords.ncols()
+        )));
     }
     if x.nrows() < 3 {
-        return Err(DpvaeError::Input(format!("training needs at least 3 cells, got {}", x.nrows())));
+        return Err(DpvaeError::Input(format!(
+            "training needs at least 3 cells, got {}",
+            x.nrows()
+        )));
     }
     check_finite(&x, "the expression matrix")?;
     check_finite(&coords, "the coordinates")?;
@@ -123,12 +138,22 @@ pub fn fit(
         best_epoch: trained.best_epoch,
         interrupted: trained.interrupted,
         scale,
-        prediction: Prediction { latent, logvar: to_array(&logvar)?, coords: coords_out },
+        prediction: Prediction {
+            latent,
+            logvar: to_array(&logvar)?,
+            coords: coords_out,
+        },
     })
 }
 
 /// Encode new cells with a stored model and place them in the reference frame.
-pub fn predict(cfg: &Config, weights: &[u8], frame: &Frame, x: ArrayView2<f64>, device: Device) -> Result<Prediction> {
+pub fn predict(
+    cfg: &Config,
+    weights: &[u8],
+    frame: &Frame,
+    x: ArrayView2<f64>,
+    device: Device,
+) -> Result<Prediction> {
     if x.ncols() != cfg.n_genes {
         return Err(DpvaeError::Input(format!(
             "the model was trained on {} genes but the new data have {}",
@@ -143,7 +168,11 @@ pub fn predict(cfg: &Config, weights: &[u8], frame: &Frame, x: ArrayView2<f64>, 
     let latent = to_array(&mu)?;
     let std_pred = latent_to_std(&latent, scale, frame.centre.len())?;
     let coords = frame.to_reference(std_pred.view())?;
-    Ok(Prediction { latent, logvar: to_array(&logvar)?, coords })
+    Ok(Prediction {
+        latent,
+        logvar: to_array(&logvar)?,
+        coords,
+    })
 }
 
 #[cfg(test)]
@@ -156,7 +185,11 @@ mod tests {
     fn toy(n: usize) -> (Array2<f64>, Array2<f64>) {
         let coords = Array2::from_shape_fn((n, 2), |(i, j)| {
             let t = i as f64;
-            if j == 0 { (t * 0.37).sin() * 10.0 + t * 0.05 } else { (t * 0.61).cos() * 8.0 }
+            if j == 0 {
+                (t * 0.37).sin() * 10.0 + t * 0.05
+            } else {
+                (t * 0.61).cos() * 8.0
+            }
         });
         let g = 12;
         let x = Array2::from_shape_fn((n, g), |(i, k)| {
@@ -168,16 +201,35 @@ mod tests {
     }
 
     fn cfg(lambda: f64) -> Config {
-        Config { n_genes: 12, hidden: 32, lambda, epochs: 300, warmup: 20, patience: 0, seed: 7, ..Config::default() }
+        Config {
+            n_genes: 12,
+            hidden: 32,
+            lambda,
+            epochs: 300,
+            warmup: 20,
+            patience: 0,
+            seed: 7,
+            ..Config::default()
+        }
     }
 
     #[test]
     fn dp_vae_fits_training_cells_and_beats_plain_vae() {
         let (x, s) = toy(60);
-        let dp = fit(x.view(), s.view(), &cfg(1.0), Device::Cpu, &mut |_| Control::Continue).unwrap();
-        let vae = fit(x.view(), s.view(), &cfg(0.0), Device::Cpu, &mut |_| Control::Continue).unwrap();
-        let e_dp = procrustes(s.view(), dp.prediction.coords.view()).unwrap().disparity;
-        let e_vae = procrustes(s.view(), vae.prediction.coords.view()).unwrap().disparity;
+        let dp = fit(x.view(), s.view(), &cfg(1.0), Device::Cpu, &mut |_| {
+            Control::Continue
+        })
+        .unwrap();
+        let vae = fit(x.view(), s.view(), &cfg(0.0), Device::Cpu, &mut |_| {
+            Control::Continue
+        })
+        .unwrap();
+        let e_dp = procrustes(s.view(), dp.prediction.coords.view())
+            .unwrap()
+            .disparity;
+        let e_vae = procrustes(s.view(), vae.prediction.coords.view())
+            .unwrap()
+            .disparity;
         assert!(e_dp < 0.2, "dp-VAE training error {e_dp}");
         assert!(e_dp < e_vae, "dp {e_dp} vs vae {e_vae}");
     }
@@ -185,9 +237,18 @@ mod tests {
     #[test]
     fn same_seed_same_result_and_predict_matches_fit() {
         let (x, s) = toy(30);
-        let c = Config { epochs: 40, ..cfg(1.0) };
-        let a = fit(x.view(), s.view(), &c, Device::Cpu, &mut |_| Control::Continue).unwrap();
-        let b = fit(x.view(), s.view(), &c, Device::Cpu, &mut |_| Control::Continue).unwrap();
+        let c = Config {
+            epochs: 40,
+            ..cfg(1.0)
+        };
+        let a = fit(x.view(), s.view(), &c, Device::Cpu, &mut |_| {
+            Control::Continue
+        })
+        .unwrap();
+        let b = fit(x.view(), s.view(), &c, Device::Cpu, &mut |_| {
+            Control::Continue
+        })
+        .unwrap();
         assert_eq!(a.prediction.coords, b.prediction.coords);
         let p = predict(&c, &a.weights, &a.frame, x.view(), Device::Cpu).unwrap();
         assert_eq!(p.coords, a.prediction.coords);
@@ -196,26 +257,50 @@ mod tests {
     #[test]
     fn interrupt_stops_early_and_bad_input_is_refused() {
         let (x, s) = toy(30);
-        let c = Config { report_every: 1, ..cfg(1.0) };
+        let c = Config {
+            report_every: 1,
+            ..cfg(1.0)
+        };
         let out = fit(x.view(), s.view(), &c, Device::Cpu, &mut |st| {
-            if st.epoch >= 5 { Control::Interrupt } else { Control::Continue }
+            if st.epoch >= 5 {
+                Control::Interrupt
+            } else {
+                Control::Continue
+            }
         })
         .unwrap();
         assert!(out.interrupted);
         assert_eq!(out.epochs_run, 5);
         let mut bad = x.clone();
         bad[[2, 3]] = f64::NAN;
-        assert!(matches!(fit(bad.view(), s.view(), &c, Device::Cpu, &mut |_| Control::Continue), Err(DpvaeError::Input(_))));
+        assert!(matches!(
+            fit(bad.view(), s.view(), &c, Device::Cpu, &mut |_| {
+                Control::Continue
+            }),
+            Err(DpvaeError::Input(_))
+        ));
         let two = s.slice(ndarray::s![0..2, ..]).to_owned();
         let x2 = x.slice(ndarray::s![0..2, ..]).to_owned();
-        assert!(matches!(fit(x2.view(), two.view(), &c, Device::Cpu, &mut |_| Control::Continue), Err(DpvaeError::Input(_))));
+        assert!(matches!(
+            fit(x2.view(), two.view(), &c, Device::Cpu, &mut |_| {
+                Control::Continue
+            }),
+            Err(DpvaeError::Input(_))
+        ));
     }
 
     #[test]
     fn nan_loss_is_a_training_error() {
         let (x, s) = toy(30);
-        let c = Config { lr: 1e30, grad_clip: 0.0, epochs: 50, ..cfg(1.0) };
-        let r = fit(x.view(), s.view(), &c, Device::Cpu, &mut |_| Control::Continue);
+        let c = Config {
+            lr: 1e30,
+            grad_clip: 0.0,
+            epochs: 50,
+            ..cfg(1.0)
+        };
+        let r = fit(x.view(), s.view(), &c, Device::Cpu, &mut |_| {
+            Control::Continue
+        });
         assert!(matches!(r, Err(DpvaeError::Training(_))), "{:?}", r.err());
     }
 }

@@ -20,15 +20,22 @@ pub struct Frame {
 impl Frame {
     pub fn fit(coords: ArrayView2<f64>) -> Result<Frame> {
         let n = coords.nrows();
-        let centre = coords.mean_axis(Axis(0)).ok_or_else(|| DpvaeError::Input("no coordinates".into()))?;
+        let centre = coords
+            .mean_axis(Axis(0))
+            .ok_or_else(|| DpvaeError::Input("no coordinates".into()))?;
         let c = &coords - &centre;
         let unit = (c.iter().map(|v| v * v).sum::<f64>() / (n * coords.ncols()) as f64).sqrt();
         if !(unit > 0.0 && unit.is_finite()) {
             return Err(DpvaeError::Input(
-                "all training cells have the same coordinates; spatial positions must differ".into(),
+                "all training cells have the same coordinates; spatial positions must differ"
+                    .into(),
             ));
         }
-        Ok(Frame { centre: centre.to_vec(), unit, align: None })
+        Ok(Frame {
+            centre: centre.to_vec(),
+            unit,
+            align: None,
+        })
     }
 
     pub fn standardise(&self, coords: ArrayView2<f64>) -> Array2<f64> {
@@ -36,7 +43,11 @@ impl Frame {
     }
 
     /// Fit the alignment from predicted (standardised) to true training coordinates.
-    pub fn fit_alignment(&mut self, predicted_std: ArrayView2<f64>, true_coords: ArrayView2<f64>) -> Result<()> {
+    pub fn fit_alignment(
+        &mut self,
+        predicted_std: ArrayView2<f64>,
+        true_coords: ArrayView2<f64>,
+    ) -> Result<()> {
         let target = self.standardise(true_coords);
         self.align = Some(fit_similarity(predicted_std, target.view())?);
         Ok(())

@@ -13,7 +13,8 @@ pub fn gaussian_recon(x_hat: &Tensor, x: &Tensor) -> Tensor {
 /// KL(N(mu, exp(logvar)) ‖ N(0, I)) summed over latent dims, averaged over cells, divided by
 /// the gene count (same normalisation as the reconstruction term).
 pub fn kl_divergence(mu: &Tensor, logvar: &Tensor, n_genes: usize) -> Tensor {
-    let per_cell = (logvar.exp() + mu.square() - 1.0 - logvar).sum_dim_intlist(-1, false, Kind::Float) * 0.5;
+    let per_cell =
+        (logvar.exp() + mu.square() - 1.0 - logvar).sum_dim_intlist(-1, false, Kind::Float) * 0.5;
     per_cell.mean(Kind::Float) / (n_genes.max(1) as f64)
 }
 
@@ -63,7 +64,12 @@ mod tests {
         let want = 0.5 * (2.0 - 2f64.ln()) / 4.0;
         assert!((kl_divergence(&mu, &lv, 4).double_value(&[]) - want).abs() < 1e-6);
         // the prior itself has zero divergence
-        assert!(kl_divergence(&t(&[0.0, 0.0], 1, 2), &t(&[0.0, 0.0], 1, 2), 1).double_value(&[]).abs() < 1e-7);
+        assert!(
+            kl_divergence(&t(&[0.0, 0.0], 1, 2), &t(&[0.0, 0.0], 1, 2), 1)
+                .double_value(&[])
+                .abs()
+                < 1e-7
+        );
     }
 
     #[test]
@@ -77,8 +83,13 @@ mod tests {
         let d = [5.0 - 2.0, 1.0 - 4.0, 18f64.sqrt() - 2.0 * 5f64.sqrt()];
         let sq = d.iter().map(|v| v * v).sum::<f64>() / 3.0;
         let ab = d.iter().map(|v| v.abs()).sum::<f64>() / 3.0;
-        assert!((distance_preserving(&z, &ds, &c, DpLoss::Squared).double_value(&[]) - sq).abs() < 1e-5);
-        assert!((distance_preserving(&z, &ds, &c, DpLoss::Absolute).double_value(&[]) - ab).abs() < 1e-5);
+        assert!(
+            (distance_preserving(&z, &ds, &c, DpLoss::Squared).double_value(&[]) - sq).abs() < 1e-5
+        );
+        assert!(
+            (distance_preserving(&z, &ds, &c, DpLoss::Absolute).double_value(&[]) - ab).abs()
+                < 1e-5
+        );
     }
 
     #[test]

@@ -51,7 +51,10 @@ impl Dpvae {
     pub fn encode(&self, x: &Tensor) -> (Tensor, Tensor) {
         let h = self.enc.forward(x).relu();
         // Bounded log-variance keeps exp() finite on odd input.
-        (self.enc_mu.forward(&h), self.enc_logvar.forward(&h).clamp(-15.0, 15.0))
+        (
+            self.enc_mu.forward(&h),
+            self.enc_logvar.forward(&h).clamp(-15.0, 15.0),
+        )
     }
 
     pub fn decode(&self, z: &Tensor) -> Tensor {
@@ -62,7 +65,11 @@ impl Dpvae {
     pub fn forward(&self, x: &Tensor) -> Forward {
         let (mu, logvar) = self.encode(x);
         let z = &mu + Tensor::randn_like(&mu) * (&logvar * 0.5).exp();
-        Forward { x_hat: self.decode(&z), mu, logvar }
+        Forward {
+            x_hat: self.decode(&z),
+            mu,
+            logvar,
+        }
     }
 
     /// The scale c = clamp(exp(log c)).

@@ -53,10 +53,14 @@ pub fn train(
 ) -> Result<Trained> {
     let n = x.size()[0];
     if n < 3 {
-        return Err(DpvaeError::Input(format!("training needs at least 3 cells with coordinates, got {n}")));
+        return Err(DpvaeError::Input(format!(
+            "training needs at least 3 cells with coordinates, got {n}"
+        )));
     }
     // libtorch's generator is global: one fit at a time keeps a seed reproducible.
-    let _guard = RNG_LOCK.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let _guard = RNG_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     tch::manual_seed(cfg.seed as i64);
     let vs = nn::VarStore::new(device);
     let model = Dpvae::new(&vs.root(), cfg);
@@ -85,7 +89,7 @@ pub fn train(
         let mut total = &recon * cfg.alpha + &kl * cfg.beta;
         let dp = if dp_on {
             let d = loss::distance_preserving(&f.mu, &ds, &model.scale(), cfg.dp_loss);
-            total = total + &d * cfg.lambda;
+            total += &d * cfg.lambda;
             d.double_value(&[])
         } else {
             0.0
@@ -132,11 +136,10 @@ pub fn train(
         };
         history.push(stats);
         let last = epoch == cfg.epochs || (cfg.patience > 0 && bad >= cfg.patience);
-        if epoch % cfg.report_every.max(1) == 0 || epoch == 1 || last {
-            if on_epoch(&stats) == Control::Interrupt {
-                interrupted = true;
-                break;
-            }
+        let report = epoch % cfg.report_every.max(1) == 0 || epoch == 1 || last;
+        if report && on_epoch(&stats) == Control::Interrupt {
+            interrupted = true;
+            break;
         }
         if last {
             break;
@@ -148,7 +151,14 @@ pub fn train(
         // Stopped during warm-up: the scale was never fitted, so fit it now.
         init_scale(&model, &x, &ds, cfg.scale);
     }
-    Ok(Trained { vs, model, history, epochs_run, best_epoch, interrupted })
+    Ok(Trained {
+        vs,
+        model,
+        history,
+        epochs_run,
+        best_epoch,
+        interrupted,
+    })
 }
 
 /// c = median(‖mu_i − mu_j‖ / ‖s_i − s_j‖), or the fixed value.
@@ -166,7 +176,11 @@ fn init_scale(model: &Dpvae, x: &Tensor, ds: &Tensor, fixed: Option<f64>) {
             }
         })
     });
-    let c = if c.is_finite() { c.clamp(SCALE_MIN, SCALE_MAX) } else { 1.0 };
+    let c = if c.is_finite() {
+        c.clamp(SCALE_MIN, SCALE_MAX)
+    } else {
+        1.0
+    };
     tch::no_grad(|| {
         let mut ls = model.log_scale.shallow_clone();
         let _ = ls.fill_(c.ln());
@@ -174,7 +188,10 @@ fn init_scale(model: &Dpvae, x: &Tensor, ds: &Tensor, fixed: Option<f64>) {
 }
 
 fn snapshot(vs: &nn::VarStore) -> HashMap<String, Tensor> {
-    vs.variables().into_iter().map(|(k, v)| (k, v.detach().copy())).collect()
+    vs.variables()
+        .into_iter()
+        .map(|(k, v)| (k, v.detach().copy()))
+        .collect()
 }
 
 fn restore(vs: &nn::VarStore, state: &HashMap<String, Tensor>) {

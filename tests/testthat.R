@@ -1,0 +1,4 @@
+library(testthat)
+library(dpvae)
+
+test_check("dpvae")

@@ -1,0 +1,53 @@
+skip_if_not_installed("SeuratObject")
+
+make_seurat <- function() {
+  obj <- suppressWarnings(SeuratObject::CreateSeuratObject(counts = mob$counts))
+  obj$x <- mob$coords[, 1]
+  obj$y <- mob$coords[, 2]
+  obj$region <- mob$region
+  obj
+}
+
+test_that("Seurat round trip: DimReduc, meta.data, model, cell order", {
+  obj <- make_seurat()
+  out <- do.call(dpvae_reconstruct, c(list(obj, coords = c("x", "y"), seed = 1), quick_fit_args))
+  expect_s4_class(out, "Seurat")
+  expect_identical(colnames(out), colnames(obj))
+  expect_true(all(c("dpvae", "dpvae_latent") %in% SeuratObject::Reductions(out)))
+  emb <- SeuratObject::Embeddings(out, "dpvae")
+  expect_identical(rownames(emb), colnames(obj))
+  expect_equal(colnames(emb), c("dpvae_1", "dpvae_2"))
+  expect_equal(out$dpvae_x, emb[, 1], ignore_attr = TRUE)
+  expect_equal(out$dpvae_y, emb[, 2], ignore_attr = TRUE)
+  # measured coordinates are untouched
+  expect_identical(out$x, obj$x)
+  model <- SeuratObject::Misc(out, "dpvae")
+  expect_s3_class(model, "dpvae_model")
+  expect_lt(procrustes_distance(mob$coords, emb), 0.5)
+})
+
+test_that("coordinates are found in meta.data without being named, and the v4/v5 layer API works", {
+  obj <- make_seurat()
+  out <- do.call(dpvae_reconstruct, c(list(obj, seed = 2), modifyList(quick_fit_args, list(epochs = 20))))
+  expect_true("dpvae_x" %in% colnames(out[[]]))
+  if (utils::packageVersion("SeuratObject") >= "5.0.0") {
+    expect_s4_class(obj[["RNA"]], "Assay5")
+  } else {
+    expect_s4_class(obj[["RNA"]], "Assay")
+  }
+})
+
+test_that("a model fitted elsewhere is applied to a Seurat object", {
+  obj <- make_seurat()
+  out <- dpvae_reconstruct(obj, model = quick_fit())
+  expect_equal(SeuratObject::Embeddings(out, "dpvae"), quick_fit()$fitted_coords, ignore_attr = TRUE, tolerance = 1e-10)
+})
+
+test_that("Seurat input errors are classed and helpful", {
+  obj <- make_seurat()
+  expect_error(dpvae_reconstruct(obj, coords = c("x", "nope")), class = "dpvae_error_input")
+  expect_error(dpvae_reconstruct(obj, assay = "ADT"), class = "dpvae_error_input")
+  obj$x <- NULL
+  obj$y <- NULL
+  expect_error(dpvae_reconstruct(obj), "Could not find spatial coordinates", class = "dpvae_error_input")
+})

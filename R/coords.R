@@ -17,7 +17,8 @@ as_coords <- function(coords, cells, call = rlang_caller()) {
   if (!ncol(coords) %in% 2:3) {
     dpvae_abort("{.arg coords} must have 2 or 3 columns (x, y[, z]), not {ncol(coords)}.", call = call)
   }
-  if (!is.null(rownames(coords)) && !is.null(cells) && !all(rownames(coords) == cells)) {
+  if (!is.null(rownames(coords)) && !is.null(cells) &&
+      !(length(cells) == nrow(coords) && all(rownames(coords) == cells))) {
     idx <- match(cells, rownames(coords))
     if (anyNA(idx)) {
       dpvae_abort(c("{.arg coords} has row names, but {sum(is.na(idx))} cell{?s} {?is/are} missing from them (e.g. {.val {cells[is.na(idx)][1]}}).",

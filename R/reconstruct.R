@@ -59,6 +59,7 @@ dpvae_reconstruct.default <- function(object, coords = NULL, reference = NULL, m
 dpvae_reconstruct.Seurat <- function(object, coords = NULL, reference = NULL, model = NULL, ...,
                                      assay = NULL, layer = "counts", device = "auto", verbose = interactive()) {
   need_seurat_object()
+  assay <- assay %||% SeuratObject::DefaultAssay(object) # also what LogSeuratCommand records
   x <- seurat_expression(object, assay = assay, layer = layer)
   if (is.null(reference) && is.null(model)) coords <- seurat_coords(object, coords)
   else if (!is.null(coords)) coords <- seurat_coords(object, coords)

@@ -11,6 +11,9 @@ need_seurat_object <- function(call = rlang_caller()) {
 
 seurat_v5 <- function() utils::packageVersion("SeuratObject") >= "5.0.0"
 
+# v5-only functions, looked up at run time so code for both APIs passes R CMD check on either.
+seurat_fun <- function(name) getExportedValue("SeuratObject", name)
+
 #' @noRd
 seurat_expression <- function(object, assay = NULL, layer = "counts", call = rlang_caller()) {
   need_seurat_object(call)
@@ -19,17 +22,23 @@ seurat_expression <- function(object, assay = NULL, layer = "counts", call = rla
     dpvae_abort("Assay {.val {assay}} is not in the object; it has {.val {SeuratObject::Assays(object)}}.", call = call)
   }
   x <- if (seurat_v5()) {
-    layers <- SeuratObject::Layers(object[[assay]], search = layer)
+    layers <- seurat_fun("Layers")(object[[assay]], search = layer)
     if (!length(layers)) {
+      have <- seurat_fun("Layers")(object[[assay]])
       dpvae_abort(c("Assay {.val {assay}} has no layer {.val {layer}}.",
-                    i = "Choose one of {.val {SeuratObject::Layers(object[[assay]])}} with {.arg layer}."), call = call)
+                    i = "Choose one of {.val {have}} with {.arg layer}."), call = call)
     }
     if (length(layers) > 1L) {
       dpvae_abort(c("Layer {.val {layer}} is split into {length(layers)} layers ({.val {layers}}).",
                     i = "Join them first: {.code object <- SeuratObject::JoinLayers(object)}."), call = call)
     }
-    SeuratObject::LayerData(object, assay = assay, layer = layers)
+    seurat_fun("LayerData")(object, assay = assay, layer = layers)
   } else {
+    slots <- c("counts", "data", "scale.data")
+    if (!layer %in% slots) {
+      dpvae_abort(c("Assay {.val {assay}} has no slot {.val {layer}}.",
+                    i = "With SeuratObject 4, {.arg layer} is one of {.val {slots}}."), call = call)
+    }
     SeuratObject::GetAssayData(object, assay = assay, slot = layer)
   }
   if (!length(x) || nrow(x) == 0L) {

@@ -34,9 +34,31 @@ def main():
     rng = np.random.default_rng(0)
     n_cells, n_genes, k = 3000, 2000, 5
     if a.data:
-        sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..", "shared", "reference"))
-        from dpvae_ref import read_dataset, lognorm, select_hvg
-        X, genes, obs, S = read_dataset(a.data)
+        # same steps as ../shared/reference/dpvae_ref.py (read_dataset, lognorm, select_hvg),
+        # inlined so that torch is not needed
+        import scipy.io
+        import pandas as pd
+        X = sp.csr_matrix(scipy.io.mmread(os.path.join(a.data, "counts.mtx.gz")).T, dtype=np.float32)
+        obs = pd.read_csv(os.path.join(a.data, "obs.tsv.gz"), sep="\t", dtype={"cell": str})
+        S = obs[[c for c in ("x", "y", "z") if c in obs.columns]].apply(pd.to_numeric, errors="coerce").to_numpy(np.float64)
+
+        def lognorm(X, target=1e4):
+            lib = np.asarray(X.sum(axis=1)).ravel()
+            f = np.divide(target, lib, out=np.zeros_like(lib), where=lib > 0).astype(np.float32)
+            X = sp.csr_matrix(sp.diags(f) @ X)
+            X.data = np.log1p(X.data)
+            return X
+
+        def select_hvg(X, n_top):
+            n = X.shape[0]
+            mean = np.asarray(X.sum(axis=0)).ravel() / n
+            sq = X.copy()
+            sq.data = sq.data.astype(np.float64) ** 2
+            var = np.asarray(sq.sum(axis=0)).ravel() / n - mean.astype(np.float64) ** 2
+            if n_top <= 0 or n_top >= X.shape[1]:
+                return np.arange(X.shape[1])
+            return np.sort(np.argsort(-var, kind="stable")[:n_top])
+
         ok = np.flatnonzero(np.isfinite(S).all(axis=1))
         if len(ok) > n_cells:
             ok = np.sort(rng.choice(ok, n_cells, replace=False))

@@ -51,3 +51,8 @@ test_that("Seurat input errors are classed and helpful", {
   obj$y <- NULL
   expect_error(dpvae_reconstruct(obj), "Could not find spatial coordinates", class = "dpvae_error_input")
 })
+
+test_that("a missing layer is a classed error naming the layers that exist", {
+  obj <- make_seurat()
+  expect_error(dpvae_reconstruct(obj, coords = c("x", "y"), layer = "nope"), class = "dpvae_error_input")
+})

@@ -12,6 +12,8 @@
 use dpvae::metrics::autocorrelation::{
     gearys_c, moran_geary, morans_i, AutocorrOptions, GeneMatrix,
 };
+use dpvae::metrics::correlation::{spatial_expression_correlation, CorrelationOptions};
+use dpvae::metrics::distortion::distortion;
 use dpvae::metrics::knn::{knn_indices, SpatialWeights};
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
 use std::time::Instant;
@@ -99,7 +101,10 @@ fn spdep(dir: &str) -> R<()> {
             .map(|r| r[j].parse::<f64>().unwrap_or(f64::NAN))
             .collect())
     };
-    let mut out = vec![format!("\"n_cells\": {n}, \"n_genes\": {}, \"k\": {k}, \"knn_rows_differing_from_spdep\": {differing_rows}", expr.nrows())];
+    let mut out = vec![format!(
+        "\"n_cells\": {n}, \"n_genes\": {}, \"k\": {k}, \"knn_rows_differing_from_spdep\": {differing_rows}",
+        expr.nrows()
+    )];
     for (label, w) in [("spdep_nb", &w_spdep), ("dpvae_knn", &w_ours)] {
         let r = moran_geary(
             &GeneMatrix::Dense(expr.view()),
@@ -288,6 +293,38 @@ fn bench(dir: &str, threads: usize, reps: usize) -> R<()> {
     let (r2, a2, _) = diffs(&mi2, &sc_mi);
     res.push(format!(
         "\"morans_i_own_knn_vs_scanpy\": [{r2:.3e}, {a2:.3e}]"
+    ));
+    // spatial distance vs expression dissimilarity: all pairs (max_cells 3000) and 200k sampled pairs
+    for (max_cells, n_perm) in [(3000usize, 0usize), (3000, 99), (0, 0), (0, 99)] {
+        let t = Instant::now();
+        let opts = CorrelationOptions {
+            max_cells,
+            n_perm,
+            ..Default::default()
+        };
+        let r =
+            spatial_expression_correlation(&GeneMatrix::Dense(col_major), coords.view(), &opts)?;
+        res.push(format!(
+            "\"correlation_max_cells{max_cells}_perm{n_perm}\": {{\"s\": {:.4}, \"pearson\": {:.6}, \"spearman\": {:.6}, \"n_pairs\": {}, \"sampled\": {}, \"p\": {}}}",
+            t.elapsed().as_secs_f64(),
+            r.pearson,
+            r.spearman,
+            r.n_pairs,
+            r.sampled,
+            r.p_value_pearson.map_or("null".to_string(), |p| p.to_string())
+        ));
+    }
+    // distortion of a noisy similarity transform, 1e6 sampled pairs
+    let latent = coords.mapv(|v| 2.0 * v)
+        + &Array2::from_shape_fn((n, 2), |(i, d)| ((i * 31 + d * 17) % 13) as f64 * 0.01);
+    let t = Instant::now();
+    let d = distortion(latent.view(), coords.view(), 1_000_000, 1)?;
+    res.push(format!(
+        "\"distortion_1e6_pairs\": {{\"s\": {:.4}, \"median\": {:.6}, \"robust_distortion\": {:.6}, \"stress\": {:.3e}}}",
+        t.elapsed().as_secs_f64(),
+        d.median,
+        d.robust_distortion,
+        d.stress
     ));
     println!("{{{}}}", res.join(",\n "));
     Ok(())

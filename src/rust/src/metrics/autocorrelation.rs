@@ -63,7 +63,13 @@ pub enum GeneMatrix<'a> {
     /// `dgCMatrix`-style compressed sparse columns: rows = genes (`nrow`), columns = cells
     /// (`ncol`); `p` has `ncol + 1` entries, `i` (row indices, sorted within a column) and `x`
     /// have `p[ncol]` entries, all 0-based.
-    SparseCsc { nrow: usize, ncol: usize, p: &'a [i32], i: &'a [i32], x: &'a [f64] },
+    SparseCsc {
+        nrow: usize,
+        ncol: usize,
+        p: &'a [i32],
+        i: &'a [i32],
+        x: &'a [f64],
+    },
 }
 
 impl<'a> GeneMatrix<'a> {
@@ -83,7 +89,14 @@ impl<'a> GeneMatrix<'a> {
 
     /// Check the sparse structure (dense inputs are checked for finiteness as they are read).
     pub(crate) fn validate(&self) -> Result<()> {
-        if let GeneMatrix::SparseCsc { nrow, ncol, p, i, x } = *self {
+        if let GeneMatrix::SparseCsc {
+            nrow,
+            ncol,
+            p,
+            i,
+            x,
+        } = *self
+        {
             if p.len() != ncol + 1 {
                 return Err(DpvaeError::Input(format!(
                     "sparse matrix: p must have ncol + 1 = {} entries, got {}",
@@ -99,7 +112,9 @@ impl<'a> GeneMatrix<'a> {
             for c in 0..ncol {
                 let (a, b) = (p[c], p[c + 1]);
                 if a > b {
-                    return Err(DpvaeError::Input("sparse matrix: p must be non-decreasing".into()));
+                    return Err(DpvaeError::Input(
+                        "sparse matrix: p must be non-decreasing".into(),
+                    ));
                 }
                 let mut prev: i64 = -1;
                 for t in a as usize..b as usize {
@@ -130,7 +145,13 @@ impl<'a> GeneMatrix<'a> {
 /// of `ng` values per cell. For a `dgCMatrix`, `cursor[c]` is the position in column `c` of the
 /// first entry with row `≥ g0` (advanced past the super-tile on return), so consecutive
 /// super-tiles walk each column once (no transpose, no extra copy of the matrix).
-fn fill_tiles(m: &GeneMatrix, g0: usize, ng: usize, bufs: &mut [Vec<[f64; TILE]>], cursor: &mut [usize]) {
+fn fill_tiles(
+    m: &GeneMatrix,
+    g0: usize,
+    ng: usize,
+    bufs: &mut [Vec<[f64; TILE]>],
+    cursor: &mut [usize],
+) {
     let n_sub = ng.div_ceil(TILE);
     match *m {
         GeneMatrix::Dense(v) => {
@@ -221,7 +242,12 @@ pub struct AutocorrOptions {
 
 impl Default for AutocorrOptions {
     fn default() -> Self {
-        AutocorrOptions { n_perm: 0, seed: 1, alternative: Alternative::Greater, adjust_n: true }
+        AutocorrOptions {
+            n_perm: 0,
+            seed: 1,
+            alternative: Alternative::Greater,
+            adjust_n: true,
+        }
     }
 }
 
@@ -323,7 +349,12 @@ fn p_from_z(z: f64, alt: Alternative) -> f64 {
 /// Moran and Geary numerators for a tile of 8 centred genes: `Σ_i z_i Σ_j w_ij z_j` and
 /// `Σ_ij w_ij (z_i − z_j)²`; with `perm`, cell `i` takes the values of cell `perm[i]`.
 #[inline]
-fn tile_kernel(w: &SpatialWeights, binary: bool, z: &[[f64; TILE]], perm: Option<&[u32]>) -> ([f64; TILE], [f64; TILE]) {
+fn tile_kernel(
+    w: &SpatialWeights,
+    binary: bool,
+    z: &[[f64; TILE]],
+    perm: Option<&[u32]>,
+) -> ([f64; TILE], [f64; TILE]) {
     let mut si = [0.0; TILE];
     let mut sc = [0.0; TILE];
     let n = w.n;
@@ -369,7 +400,10 @@ fn tile_kernel(w: &SpatialWeights, binary: bool, z: &[[f64; TILE]], perm: Option
 }
 
 /// Centre a tile in place; per gene (Σz², Σz⁴, constant flag). Errors on non-finite values.
-fn centre_tile(buf: &mut [[f64; TILE]], g0: usize) -> Result<([f64; TILE], [f64; TILE], [bool; TILE])> {
+fn centre_tile(
+    buf: &mut [[f64; TILE]],
+    g0: usize,
+) -> Result<([f64; TILE], [f64; TILE], [bool; TILE])> {
     let n = buf.len() as f64;
     let mut mean = [0.0; TILE];
     let mut lo = [f64::INFINITY; TILE];
@@ -404,7 +438,7 @@ fn centre_tile(buf: &mut [[f64; TILE]], g0: usize) -> Result<([f64; TILE], [f64;
     }
     let mut constant = [false; TILE];
     for t in 0..TILE {
-        constant[t] = !(lo[t] < hi[t]) || zz[t] <= 0.0;
+        constant[t] = lo[t] >= hi[t] || zz[t] <= 0.0; // values are finite here
     }
     Ok((zz, z4, constant))
 }
@@ -427,15 +461,22 @@ fn prepare(expr: &GeneMatrix, w: &SpatialWeights, adjust_n: bool) -> Result<Prep
         )));
     }
     if n < 4 {
-        return Err(DpvaeError::Input(format!("need at least 4 cells for Moran's I / Geary's C, got {n}")));
+        return Err(DpvaeError::Input(format!(
+            "need at least 4 cells for Moran's I / Geary's C, got {n}"
+        )));
     }
+    w.check()?;
     let c = w.constants();
     if c.s0 == 0.0 {
-        return Err(DpvaeError::Input("the spatial weights sum to 0 (no neighbours)".into()));
+        return Err(DpvaeError::Input(
+            "the spatial weights sum to 0 (no neighbours)".into(),
+        ));
     }
     let m = if adjust_n { c.n_nonempty } else { n };
     if m < 4 {
-        return Err(DpvaeError::Input(format!("only {m} cells have neighbours; need at least 4")));
+        return Err(DpvaeError::Input(format!(
+            "only {m} cells have neighbours; need at least 4"
+        )));
     }
     Ok(Prepared {
         binary: w.values.iter().all(|&v| v == 1.0),
@@ -506,7 +547,15 @@ pub fn morans_i(expr: &GeneMatrix, w: &SpatialWeights) -> Result<Vec<f64>> {
     let pr = prepare(expr, w, false)?;
     over_tiles(expr, |_, ng, z, zz, _, constant| {
         let (si, _) = tile_kernel(w, pr.binary, z, None);
-        (0..ng).map(|t| if constant[t] { f64::NAN } else { pr.n / pr.s0 * si[t] / zz[t] }).collect()
+        (0..ng)
+            .map(|t| {
+                if constant[t] {
+                    f64::NAN
+                } else {
+                    pr.n / pr.s0 * si[t] / zz[t]
+                }
+            })
+            .collect()
     })
 }
 
@@ -516,14 +565,24 @@ pub fn gearys_c(expr: &GeneMatrix, w: &SpatialWeights) -> Result<Vec<f64>> {
     over_tiles(expr, |_, ng, z, zz, _, constant| {
         let (_, sc) = tile_kernel(w, pr.binary, z, None);
         (0..ng)
-            .map(|t| if constant[t] { f64::NAN } else { (pr.n - 1.0) / (2.0 * pr.s0) * sc[t] / zz[t] })
+            .map(|t| {
+                if constant[t] {
+                    f64::NAN
+                } else {
+                    (pr.n - 1.0) / (2.0 * pr.s0) * sc[t] / zz[t]
+                }
+            })
             .collect()
     })
 }
 
 /// Moran's I and Geary's C of every gene with spdep's analytic tests (normality and
 /// randomisation) and optional permutation p-values. See the module documentation.
-pub fn moran_geary(expr: &GeneMatrix, w: &SpatialWeights, opts: &AutocorrOptions) -> Result<Vec<GeneAutocorr>> {
+pub fn moran_geary(
+    expr: &GeneMatrix,
+    w: &SpatialWeights,
+    opts: &AutocorrOptions,
+) -> Result<Vec<GeneAutocorr>> {
     let pr = prepare(expr, w, opts.adjust_n)?;
     let n_cells = expr.n_cells();
     if n_cells > u32::MAX as usize {
@@ -634,6 +693,7 @@ pub fn moran_geary(expr: &GeneMatrix, w: &SpatialWeights, opts: &AutocorrOptions
 }
 
 #[cfg(test)]
+#[allow(clippy::excessive_precision, clippy::needless_range_loop)]
 mod tests {
     use super::*;
     use crate::metrics::knn::knn_indices;
@@ -647,8 +707,12 @@ mod tests {
     /// z = (−1.5, −.5, .5, 1.5), Σz² = 5, S0 = 6, Σ w z_i z_j = 2(.75 − .25 + .75) = 2.5,
     /// I = 4/6 · 2.5/5 = 1/3; Σ w (x_i−x_j)² = 6 → C = 3/(2·6) · 6/5 = 0.3.
     fn line4() -> (Array2<f64>, SpatialWeights) {
-        let w = SpatialWeights::from_knn(&[vec![1], vec![0, 2], vec![1, 3], vec![2]], true).unwrap();
-        (Array2::from_shape_vec((1, 4), vec![1.0, 2.0, 3.0, 4.0]).unwrap(), w)
+        let w =
+            SpatialWeights::from_knn(&[vec![1], vec![0, 2], vec![1, 3], vec![2]], true).unwrap();
+        (
+            Array2::from_shape_vec((1, 4), vec![1.0, 2.0, 3.0, 4.0]).unwrap(),
+            w,
+        )
     }
 
     #[test]
@@ -661,7 +725,11 @@ mod tests {
         assert!(close(r[0].moran.expected, -1.0 / 3.0, 1e-14));
         // normality variance: S1 = 12, S2 = Σ (2 k_i)² = 4+16+16+4 = 40
         // VI = (16·12 − 4·40 + 3·36)/(36·15) − 1/9 = 140/540 − 1/9
-        assert!(close(r[0].moran.variance_normal, 140.0 / 540.0 - 1.0 / 9.0, 1e-14));
+        assert!(close(
+            r[0].moran.variance_normal,
+            140.0 / 540.0 - 1.0 / 9.0,
+            1e-14
+        ));
         // VC = ((24 + 40)·3 − 144)/(2·5·36) = 48/360
         assert!(close(r[0].geary.variance_normal, 48.0 / 360.0, 1e-14));
         assert_eq!(morans_i(&g, &w).unwrap()[0], r[0].moran.statistic);
@@ -675,15 +743,28 @@ mod tests {
         for i in 0..9usize {
             let (r, c) = (i / 3, i % 3);
             let mut v = vec![];
-            if r > 0 { v.push(i - 3) }
-            if r < 2 { v.push(i + 3) }
-            if c > 0 { v.push(i - 1) }
-            if c < 2 { v.push(i + 1) }
+            if r > 0 {
+                v.push(i - 3)
+            }
+            if r < 2 {
+                v.push(i + 3)
+            }
+            if c > 0 {
+                v.push(i - 1)
+            }
+            if c < 2 {
+                v.push(i + 1)
+            }
             knn.push(v);
         }
         let w = SpatialWeights::from_knn(&knn, true).unwrap();
         let x = Array2::from_shape_fn((1, 9), |(_, i)| ((i / 3 + i % 3) % 2) as f64);
-        let r = moran_geary(&GeneMatrix::Dense(x.view()), &w, &AutocorrOptions::default()).unwrap();
+        let r = moran_geary(
+            &GeneMatrix::Dense(x.view()),
+            &w,
+            &AutocorrOptions::default(),
+        )
+        .unwrap();
         // z: 5 zeros-ish (x=0 -> −4/9), 4 ones (5/9); Σz² = 5·16/81 + 4·25/81 = 180/81
         // every edge (24 directed) joins a 0 and a 1: Σ w z_i z_j = 24·(−20/81); S0 = 24
         // I = 9/24 · (−480/81)/(180/81) = −1.0 ; C = 8/48 · 24 / (180/81) = 1.8
@@ -698,7 +779,11 @@ mod tests {
         let w = SpatialWeights::from_knn(&knn_indices(coords.view(), 5).unwrap(), true).unwrap();
         let x = Array2::from_shape_fn((g, n), |(gi, c)| {
             let u = (rng.next_u64() >> 11) as f64 / 9e15;
-            if u < 0.6 { 0.0 } else { (u * 10.0 + coords[[c, 0]] * gi as f64).ln_1p() }
+            if u < 0.6 {
+                0.0
+            } else {
+                (u * 10.0 + coords[[c, 0]] * gi as f64).ln_1p()
+            }
         });
         (x, w)
     }
@@ -741,7 +826,8 @@ mod tests {
                 cm_data[g + c * x.nrows()] = x[[g, c]];
             }
         }
-        let cm_view = ndarray::ArrayView2::from_shape((x.nrows(), x.ncols()).f(), &cm_data).unwrap();
+        let cm_view =
+            ndarray::ArrayView2::from_shape((x.nrows(), x.ncols()).f(), &cm_data).unwrap();
         let cm = GeneMatrix::Dense(cm_view);
         // dgCMatrix
         let (mut p, mut i, mut xs) = (vec![0i32], vec![], vec![]);
@@ -754,8 +840,18 @@ mod tests {
             }
             p.push(i.len() as i32);
         }
-        let sp = GeneMatrix::SparseCsc { nrow: x.nrows(), ncol: x.ncols(), p: &p, i: &i, x: &xs };
-        let opts = AutocorrOptions { n_perm: 49, seed: 3, ..Default::default() };
+        let sp = GeneMatrix::SparseCsc {
+            nrow: x.nrows(),
+            ncol: x.ncols(),
+            p: &p,
+            i: &i,
+            x: &xs,
+        };
+        let opts = AutocorrOptions {
+            n_perm: 49,
+            seed: 3,
+            ..Default::default()
+        };
         let a = moran_geary(&rm, &w, &opts).unwrap();
         let b = moran_geary(&cm, &w, &opts).unwrap();
         let c = moran_geary(&sp, &w, &opts).unwrap();
@@ -771,7 +867,11 @@ mod tests {
             assert!(close(ra.geary.statistic, rc.geary.statistic, 1e-12));
             assert!(close(ra.moran.statistic, rf.0, 1e-12), "{g}");
             assert!(close(ra.geary.statistic, rf.1, 1e-12), "{g}");
-            assert!(close(ra.moran.variance_randomisation, rc.moran.variance_randomisation, 1e-10));
+            assert!(close(
+                ra.moran.variance_randomisation,
+                rc.moran.variance_randomisation,
+                1e-10
+            ));
             assert_eq!(ra.moran.p_value_perm, rc.moran.p_value_perm);
         }
         let mi = morans_i(&sp, &w).unwrap();
@@ -782,7 +882,11 @@ mod tests {
     fn permutation_deterministic_and_sensible() {
         let (x, w) = random_case(10, 150, 8);
         let g = GeneMatrix::Dense(x.view());
-        let o = AutocorrOptions { n_perm: 99, seed: 42, ..Default::default() };
+        let o = AutocorrOptions {
+            n_perm: 99,
+            seed: 42,
+            ..Default::default()
+        };
         let a = moran_geary(&g, &w, &o).unwrap();
         let b = moran_geary(&g, &w, &o).unwrap();
         assert_eq!(a, b);
@@ -791,7 +895,10 @@ mod tests {
         let single = moran_geary(&GeneMatrix::Dense(x5.view()), &w, &o).unwrap();
         assert_eq!(single[0], a[5]);
         // different thread count
-        let pool = rayon::ThreadPoolBuilder::new().num_threads(1).build().unwrap();
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(1)
+            .build()
+            .unwrap();
         let c = pool.install(|| moran_geary(&g, &w, &o).unwrap());
         assert_eq!(a, c);
         let d = moran_geary(&g, &w, &AutocorrOptions { seed: 43, ..o }).unwrap();
@@ -801,7 +908,13 @@ mod tests {
             assert!(p > 0.0 && p <= 1.0);
         }
         // strong pattern -> smallest possible permutation p-value
-        let coords = Array2::from_shape_fn((100, 2), |(i, d)| if d == 0 { (i % 10) as f64 } else { (i / 10) as f64 });
+        let coords = Array2::from_shape_fn((100, 2), |(i, d)| {
+            if d == 0 {
+                (i % 10) as f64
+            } else {
+                (i / 10) as f64
+            }
+        });
         let w2 = SpatialWeights::from_knn(&knn_indices(coords.view(), 4).unwrap(), true).unwrap();
         let xs = Array2::from_shape_fn((1, 100), |(_, i)| coords[[i, 0]]);
         let r = moran_geary(&GeneMatrix::Dense(xs.view()), &w2, &o).unwrap();
@@ -811,15 +924,127 @@ mod tests {
     }
 
     #[test]
+    fn matches_spdep_moran_geary_test() {
+        // R (spdep 1.2.7): co <- cbind(c(0,1,2,0,1,2.5,0.3), c(0,0,0,1,1,1.2,2));
+        // x <- c(1,2,2,5,3,0.5,4); lw <- nb2listw(knn2nb(knearneigh(co, k = 2)), style = "B")
+        // moran.test(x, lw, randomisation = TRUE / FALSE); geary.test(x, lw, randomisation = TRUE / FALSE)
+        let co = ndarray::array![
+            [0.0, 0.0],
+            [1.0, 0.0],
+            [2.0, 0.0],
+            [0.0, 1.0],
+            [1.0, 1.0],
+            [2.5, 1.2],
+            [0.3, 2.0]
+        ];
+        let knn = knn_indices(co.view(), 2).unwrap();
+        assert_eq!(
+            knn,
+            vec![
+                vec![1, 3],
+                vec![0, 2],
+                vec![1, 5],
+                vec![0, 4],
+                vec![1, 3],
+                vec![2, 4],
+                vec![3, 4]
+            ]
+        );
+        let w = SpatialWeights::from_knn(&knn, true).unwrap();
+        let x = Array2::from_shape_vec((1, 7), vec![1.0, 2.0, 2.0, 5.0, 3.0, 0.5, 4.0]).unwrap();
+        let r = moran_geary(
+            &GeneMatrix::Dense(x.view()),
+            &w,
+            &AutocorrOptions::default(),
+        )
+        .unwrap()[0];
+        let m = r.moran;
+        let g = r.geary;
+        let t = 1e-12;
+        assert!(
+            close(m.statistic, 0.072580645161290328, t)
+                && close(m.expected, -0.16666666666666666, t)
+        );
+        assert!(close(m.variance_randomisation, 0.077833936210627161, t));
+        assert!(close(m.z, 0.85755615763868276, t) && close(m.p_value, 0.19556879644431832, t));
+        assert!(close(m.variance_normal, 0.070436507936507936, t));
+        assert!(
+            close(m.z_normal, 0.90146352387783191, t)
+                && close(m.p_value_normal, 0.18367095972416173, t)
+        );
+        assert!(close(g.statistic, 0.77073732718894017, t) && g.expected == 1.0);
+        assert!(close(g.variance_randomisation, 0.071428571428571494, t));
+        assert!(close(g.z, 0.85782237323503885, t) && close(g.p_value, 0.19549527680875198, t));
+        assert!(
+            close(g.variance_normal, 0.071428571428571425, t)
+                && close(g.p_value_normal, 0.19549527680875189, t)
+        );
+    }
+
+    #[test]
+    fn sparse_cursor_blocks_many_genes_any_thread_count() {
+        let (x, w) = random_case(150, 120, 21);
+        let (mut p, mut i, mut xs) = (vec![0i32], vec![], vec![]);
+        for c in 0..x.ncols() {
+            for g in 0..x.nrows() {
+                if x[[g, c]] != 0.0 {
+                    i.push(g as i32);
+                    xs.push(x[[g, c]]);
+                }
+            }
+            p.push(i.len() as i32);
+        }
+        let sp = GeneMatrix::SparseCsc {
+            nrow: x.nrows(),
+            ncol: x.ncols(),
+            p: &p,
+            i: &i,
+            x: &xs,
+        };
+        let refv = reference(&x, &w);
+        for threads in [1, 2, 3] {
+            let pool = rayon::ThreadPoolBuilder::new()
+                .num_threads(threads)
+                .build()
+                .unwrap();
+            let (a, b) = pool.install(|| {
+                (
+                    morans_i(&sp, &w).unwrap(),
+                    gearys_c(&GeneMatrix::Dense(x.view()), &w).unwrap(),
+                )
+            });
+            for g in 0..150 {
+                assert!(close(a[g], refv[g].0, 1e-12), "threads {threads} gene {g}");
+                assert!(close(b[g], refv[g].1, 1e-12), "threads {threads} gene {g}");
+            }
+        }
+    }
+
+    #[test]
     fn errors_and_normal_tail() {
         let (x, w) = line4();
         let x3 = Array2::<f64>::zeros((1, 3));
         assert!(moran_geary(&GeneMatrix::Dense(x3.view()), &w, &Default::default()).is_err());
         let mut xn = x.clone();
         xn[[0, 2]] = f64::NAN;
-        assert!(matches!(morans_i(&GeneMatrix::Dense(xn.view()), &w), Err(DpvaeError::Input(_))));
-        let bad = GeneMatrix::SparseCsc { nrow: 2, ncol: 4, p: &[0, 1, 1, 1, 2], i: &[0, 5], x: &[1.0, 1.0] };
+        assert!(matches!(
+            morans_i(&GeneMatrix::Dense(xn.view()), &w),
+            Err(DpvaeError::Input(_))
+        ));
+        let bad = GeneMatrix::SparseCsc {
+            nrow: 2,
+            ncol: 4,
+            p: &[0, 1, 1, 1, 2],
+            i: &[0, 5],
+            x: &[1.0, 1.0],
+        };
         assert!(morans_i(&bad, &w).is_err());
+        let mut broken = w.clone();
+        broken.indices[0] = 99;
+        assert!(matches!(
+            morans_i(&GeneMatrix::Dense(x.view()), &broken),
+            Err(DpvaeError::Input(_))
+        ));
         // R: pnorm(c(1.96, 0, -1, 3, 5, 8, 10), lower.tail = FALSE)
         let want = [
             (1.96, 0.024997895148220435),
@@ -832,7 +1057,11 @@ mod tests {
             (3.4, 0.0003369292656768808),
         ];
         for (z, p) in want {
-            assert!((norm_sf(z) - p).abs() <= 1e-12 * p, "{z}: {} vs {p}", norm_sf(z));
+            assert!(
+                (norm_sf(z) - p).abs() <= 1e-12 * p,
+                "{z}: {} vs {p}",
+                norm_sf(z)
+            );
         }
     }
 }

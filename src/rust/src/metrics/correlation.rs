@@ -50,7 +50,13 @@ pub struct CorrelationOptions {
 
 impl Default for CorrelationOptions {
     fn default() -> Self {
-        CorrelationOptions { dissimilarity: Dissimilarity::Pearson, max_cells: 2000, n_pairs: 200_000, n_perm: 0, seed: 1 }
+        CorrelationOptions {
+            dissimilarity: Dissimilarity::Pearson,
+            max_cells: 2000,
+            n_pairs: 200_000,
+            n_perm: 0,
+            seed: 1,
+        }
     }
 }
 
@@ -146,7 +152,9 @@ fn cells_by_genes(expr: &GeneMatrix) -> Result<Array2<f64>> {
         }
     }
     if y.iter().any(|v| !v.is_finite()) {
-        return Err(DpvaeError::Input("expression has non-finite values (NA/NaN/Inf); remove or fix them".into()));
+        return Err(DpvaeError::Input(
+            "expression has non-finite values (NA/NaN/Inf); remove or fix them".into(),
+        ));
     }
     Ok(y)
 }
@@ -171,7 +179,9 @@ pub fn spatial_expression_correlation(
         return Err(DpvaeError::Input(format!("need at least 3 cells, got {n}")));
     }
     if g < 2 && opts.dissimilarity == Dissimilarity::Pearson {
-        return Err(DpvaeError::Input("Pearson dissimilarity needs at least 2 genes".into()));
+        return Err(DpvaeError::Input(
+            "Pearson dissimilarity needs at least 2 genes".into(),
+        ));
     }
     let pts = padded_points(coords, "coordinates")?;
     let all_pairs = n <= opts.max_cells;
@@ -199,17 +209,24 @@ pub fn spatial_expression_correlation(
                 }
             }
             Dissimilarity::Euclidean => {
-                let mean = y.mean_axis(Axis(0)).unwrap_or_else(|| ndarray::Array1::zeros(g));
+                let mean = y
+                    .mean_axis(Axis(0))
+                    .unwrap_or_else(|| ndarray::Array1::zeros(g));
                 y -= &mean;
             }
         }
         // Gram matrix in row blocks, in parallel
         const B: usize = 128;
         let yt = y.t();
-        let blocks: Vec<Array2<f64>> =
-            (0..n.div_ceil(B)).into_par_iter().map(|b| y.slice(s![b * B..(b * B + B).min(n), ..]).dot(&yt)).collect();
-        let gram = ndarray::concatenate(Axis(0), &blocks.iter().map(|b| b.view()).collect::<Vec<_>>())
-            .map_err(|e| DpvaeError::Numeric(format!("Gram matrix: {e}")))?;
+        let blocks: Vec<Array2<f64>> = (0..n.div_ceil(B))
+            .into_par_iter()
+            .map(|b| y.slice(s![b * B..(b * B + B).min(n), ..]).dot(&yt))
+            .collect();
+        let gram = ndarray::concatenate(
+            Axis(0),
+            &blocks.iter().map(|b| b.view()).collect::<Vec<_>>(),
+        )
+        .map_err(|e| DpvaeError::Numeric(format!("Gram matrix: {e}")))?;
         pairs
             .par_iter()
             .map(|&(i, j)| {
@@ -222,7 +239,9 @@ pub fn spatial_expression_correlation(
                             f64::NAN
                         }
                     }
-                    Dissimilarity::Euclidean => (gram[[i, i]] + gram[[j, j]] - 2.0 * gram[[i, j]]).max(0.0).sqrt(),
+                    Dissimilarity::Euclidean => (gram[[i, i]] + gram[[j, j]] - 2.0 * gram[[i, j]])
+                        .max(0.0)
+                        .sqrt(),
                 }
             })
             .collect()
@@ -244,10 +263,14 @@ pub fn spatial_expression_correlation(
     drop(de);
     if kept_pairs.len() < 3 {
         return Err(DpvaeError::Input(
-            "fewer than 3 cell pairs have a defined expression dissimilarity (constant cell profiles?)".into(),
+            "fewer than 3 cell pairs have a defined expression dissimilarity (constant cell profiles?)"
+                .into(),
         ));
     }
-    let ds: Vec<f64> = kept_pairs.par_iter().map(|&(i, j)| spatial_dist(&pts, i as usize, j as usize)).collect();
+    let ds: Vec<f64> = kept_pairs
+        .par_iter()
+        .map(|&(i, j)| spatial_dist(&pts, i as usize, j as usize))
+        .collect();
     let r_p = pearson(&ds, &de_kept);
     let de_rank = average_ranks(&de_kept);
     let ds_rank = average_ranks(&ds);
@@ -257,7 +280,11 @@ pub fn spatial_expression_correlation(
     if opts.n_perm > 0 {
         // all pairs: the permuted spatial distances are a relabelling of the same values, so
         // their ranks are looked up instead of recomputed
-        let lookup = if all_pairs && dropped == 0 { Some((&ds, &ds_rank)) } else { None };
+        let lookup = if all_pairs && dropped == 0 {
+            Some((&ds, &ds_rank))
+        } else {
+            None
+        };
         let counts: Vec<(usize, usize)> = (0..opts.n_perm)
             .into_par_iter()
             .map(|k| {
@@ -276,13 +303,22 @@ pub fn spatial_expression_correlation(
                     None => {
                         let d: Vec<f64> = kept_pairs
                             .iter()
-                            .map(|&(i, j)| spatial_dist(&pts, perm[i as usize] as usize, perm[j as usize] as usize))
+                            .map(|&(i, j)| {
+                                spatial_dist(
+                                    &pts,
+                                    perm[i as usize] as usize,
+                                    perm[j as usize] as usize,
+                                )
+                            })
                             .collect();
                         let r = average_ranks(&d);
                         (d, r)
                     }
                 };
-                ((pearson(&dsp, &de_kept) >= r_p) as usize, (pearson(&rsp, &de_rank) >= r_s) as usize)
+                (
+                    (pearson(&dsp, &de_kept) >= r_p) as usize,
+                    (pearson(&rsp, &de_rank) >= r_s) as usize,
+                )
             })
             .collect();
         let d = (opts.n_perm + 1) as f64;
@@ -301,12 +337,18 @@ pub fn spatial_expression_correlation(
 }
 
 /// Per-pair dissimilarity without densifying (sampled pairs).
-fn sampled_dissimilarity(expr: &GeneMatrix, pairs: &[(u32, u32)], kind: Dissimilarity) -> Result<Vec<f64>> {
+fn sampled_dissimilarity(
+    expr: &GeneMatrix,
+    pairs: &[(u32, u32)],
+    kind: Dissimilarity,
+) -> Result<Vec<f64>> {
     let g = expr.n_genes() as f64;
     match *expr {
         GeneMatrix::Dense(v) => {
             if v.iter().any(|x| !x.is_finite()) {
-                return Err(DpvaeError::Input("expression has non-finite values (NA/NaN/Inf); remove or fix them".into()));
+                return Err(DpvaeError::Input(
+                    "expression has non-finite values (NA/NaN/Inf); remove or fix them".into(),
+                ));
             }
             // per-cell mean and centred norm
             let stats: Vec<(f64, f64)> = (0..v.ncols())
@@ -327,10 +369,19 @@ fn sampled_dissimilarity(expr: &GeneMatrix, pairs: &[(u32, u32)], kind: Dissimil
                             if na <= 0.0 || nb <= 0.0 {
                                 return f64::NAN;
                             }
-                            let s: f64 = a.iter().zip(b.iter()).map(|(x, y)| (x - ma) * (y - mb)).sum();
+                            let s: f64 = a
+                                .iter()
+                                .zip(b.iter())
+                                .map(|(x, y)| (x - ma) * (y - mb))
+                                .sum();
                             1.0 - (s / (na * nb)).clamp(-1.0, 1.0)
                         }
-                        Dissimilarity::Euclidean => a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt(),
+                        Dissimilarity::Euclidean => a
+                            .iter()
+                            .zip(b.iter())
+                            .map(|(x, y)| (x - y) * (x - y))
+                            .sum::<f64>()
+                            .sqrt(),
                     }
                 })
                 .collect())
@@ -345,7 +396,8 @@ fn sampled_dissimilarity(expr: &GeneMatrix, pairs: &[(u32, u32)], kind: Dissimil
                 .map(|c| {
                     let (ri, rx) = col(c);
                     let m = rx.iter().sum::<f64>() / g;
-                    let ss = rx.iter().map(|v| (v - m) * (v - m)).sum::<f64>() + (g - ri.len() as f64) * m * m;
+                    let ss = rx.iter().map(|v| (v - m) * (v - m)).sum::<f64>()
+                        + (g - ri.len() as f64) * m * m;
                     (m, ss.max(0.0).sqrt())
                 })
                 .collect();
@@ -389,12 +441,16 @@ fn sampled_dissimilarity(expr: &GeneMatrix, pairs: &[(u32, u32)], kind: Dissimil
 }
 
 #[cfg(test)]
+#[allow(clippy::excessive_precision, clippy::needless_range_loop)]
 mod tests {
     use super::*;
 
     #[test]
     fn ranks_and_correlations() {
-        assert_eq!(average_ranks(&[3.0, 1.0, 3.0, 2.0]), vec![3.5, 1.0, 3.5, 2.0]);
+        assert_eq!(
+            average_ranks(&[3.0, 1.0, 3.0, 2.0]),
+            vec![3.5, 1.0, 3.5, 2.0]
+        );
         assert!((pearson(&[1.0, 2.0, 3.0], &[2.0, 4.0, 7.0]) - 0.9933992677987828).abs() < 1e-14);
         assert!((spearman(&[1.0, 2.0, 3.0, 4.0], &[1.0, 3.0, 2.0, 4.0]) - 0.8).abs() < 1e-14);
         assert!(pearson(&[1.0, 1.0, 1.0], &[1.0, 2.0, 3.0]).is_nan());
@@ -406,8 +462,14 @@ mod tests {
         let coords = Array2::from_shape_fn((n, 2), |_| (rng.next_u64() >> 11) as f64 / 9e15 * 10.0);
         let x = Array2::from_shape_fn((g, n), |(gi, c)| {
             let u = (rng.next_u64() >> 11) as f64 / 9e15;
-            let v = ((coords[[c, 0]] * (1.0 + gi as f64 * 0.3)).sin() + coords[[c, 1]] * 0.1 * gi as f64).max(0.0);
-            if u < 0.3 { 0.0 } else { v + 0.1 * u }
+            let v = ((coords[[c, 0]] * (1.0 + gi as f64 * 0.3)).sin()
+                + coords[[c, 1]] * 0.1 * gi as f64)
+                .max(0.0);
+            if u < 0.3 {
+                0.0
+            } else {
+                v + 0.1 * u
+            }
         });
         (x, coords)
     }
@@ -430,7 +492,13 @@ mod tests {
     fn all_pairs_vs_brute_force_and_paths_agree() {
         let (x, coords) = toy(60, 12);
         let (p, i, xs) = to_csc(&x);
-        let sp = GeneMatrix::SparseCsc { nrow: 12, ncol: 60, p: &p, i: &i, x: &xs };
+        let sp = GeneMatrix::SparseCsc {
+            nrow: 12,
+            ncol: 60,
+            p: &p,
+            i: &i,
+            x: &xs,
+        };
         let de = GeneMatrix::Dense(x.view());
         for kind in [Dissimilarity::Pearson, Dissimilarity::Euclidean] {
             // brute force
@@ -440,31 +508,54 @@ mod tests {
                     let (cs, ct) = (x.column(s).to_vec(), x.column(t).to_vec());
                     let d = match kind {
                         Dissimilarity::Pearson => 1.0 - pearson(&cs, &ct),
-                        Dissimilarity::Euclidean => cs.iter().zip(&ct).map(|(u, v)| (u - v).powi(2)).sum::<f64>().sqrt(),
+                        Dissimilarity::Euclidean => cs
+                            .iter()
+                            .zip(&ct)
+                            .map(|(u, v)| (u - v).powi(2))
+                            .sum::<f64>()
+                            .sqrt(),
                     };
                     if d.is_finite() {
-                        a.push(((coords[[s, 0]] - coords[[t, 0]]).powi(2) + (coords[[s, 1]] - coords[[t, 1]]).powi(2)).sqrt());
+                        a.push(
+                            ((coords[[s, 0]] - coords[[t, 0]]).powi(2)
+                                + (coords[[s, 1]] - coords[[t, 1]]).powi(2))
+                            .sqrt(),
+                        );
                         b.push(d);
                     }
                 }
             }
-            let o = CorrelationOptions { dissimilarity: kind, n_perm: 49, ..Default::default() };
+            let o = CorrelationOptions {
+                dissimilarity: kind,
+                n_perm: 49,
+                ..Default::default()
+            };
             let r1 = spatial_expression_correlation(&de, coords.view(), &o).unwrap();
             let r2 = spatial_expression_correlation(&sp, coords.view(), &o).unwrap();
             assert!((r1.pearson - pearson(&a, &b)).abs() < 1e-10);
             assert!((r1.spearman - spearman(&a, &b)).abs() < 1e-10);
-            assert!((r1.pearson - r2.pearson).abs() < 1e-10 && (r1.spearman - r2.spearman).abs() < 1e-10);
+            assert!(
+                (r1.pearson - r2.pearson).abs() < 1e-10
+                    && (r1.spearman - r2.spearman).abs() < 1e-10
+            );
             assert_eq!(r1.n_pairs, a.len());
             assert!(!r1.sampled && r1.pearson > 0.1, "{r1:?}");
             assert!(r1.p_value_pearson.unwrap() <= 0.05);
             // sampled path: with all pairs sampled n_pairs large, close to the full value
-            let os = CorrelationOptions { max_cells: 10, n_pairs: 1500, ..o };
+            let os = CorrelationOptions {
+                max_cells: 10,
+                n_pairs: 1500,
+                ..o
+            };
             let s1 = spatial_expression_correlation(&de, coords.view(), &os).unwrap();
             let s2 = spatial_expression_correlation(&sp, coords.view(), &os).unwrap();
             assert!(s1.sampled);
             assert!((s1.pearson - s2.pearson).abs() < 1e-10);
             assert!((s1.pearson - r1.pearson).abs() < 0.1, "{s1:?} {r1:?}");
-            assert_eq!(s1, spatial_expression_correlation(&de, coords.view(), &os).unwrap());
+            assert_eq!(
+                s1,
+                spatial_expression_correlation(&de, coords.view(), &os).unwrap()
+            );
         }
     }
 
@@ -472,9 +563,18 @@ mod tests {
     fn constant_cells_dropped_and_errors() {
         let (mut x, coords) = toy(30, 6);
         x.column_mut(4).fill(0.0);
-        let r = spatial_expression_correlation(&GeneMatrix::Dense(x.view()), coords.view(), &Default::default()).unwrap();
+        let r = spatial_expression_correlation(
+            &GeneMatrix::Dense(x.view()),
+            coords.view(),
+            &Default::default(),
+        )
+        .unwrap();
         assert_eq!(r.n_pairs_dropped, 29);
-        assert!(spatial_expression_correlation(&GeneMatrix::Dense(x.view()), coords.slice(s![..20, ..]), &Default::default())
-            .is_err());
+        assert!(spatial_expression_correlation(
+            &GeneMatrix::Dense(x.view()),
+            coords.slice(s![..20, ..]),
+            &Default::default()
+        )
+        .is_err());
     }
 }

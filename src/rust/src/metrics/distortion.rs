@@ -45,7 +45,12 @@ fn quantile_sorted(v: &[f64], p: f64) -> f64 {
 
 /// Bi-Lipschitz distortion and scale-free stress of `latent` (n × d_z) against `coords`
 /// (n × 1–3). See the module documentation.
-pub fn distortion(latent: ArrayView2<f64>, coords: ArrayView2<f64>, max_pairs: usize, seed: u64) -> Result<Distortion> {
+pub fn distortion(
+    latent: ArrayView2<f64>,
+    coords: ArrayView2<f64>,
+    max_pairs: usize,
+    seed: u64,
+) -> Result<Distortion> {
     let n = latent.nrows();
     if coords.nrows() != n {
         return Err(DpvaeError::Input(format!(
@@ -57,7 +62,9 @@ pub fn distortion(latent: ArrayView2<f64>, coords: ArrayView2<f64>, max_pairs: u
         return Err(DpvaeError::Input("latent has no columns".into()));
     }
     if latent.iter().any(|v| !v.is_finite()) {
-        return Err(DpvaeError::Input("latent has non-finite values (NA/NaN/Inf)".into()));
+        return Err(DpvaeError::Input(
+            "latent has non-finite values (NA/NaN/Inf)".into(),
+        ));
     }
     let pts = padded_points(coords, "coordinates")?;
     let (pairs, sampled) = pairs_for(n, max_pairs, seed)?;
@@ -65,7 +72,12 @@ pub fn distortion(latent: ArrayView2<f64>, coords: ArrayView2<f64>, max_pairs: u
         .par_iter()
         .map(|&(i, j)| {
             let (a, b) = (latent.row(i as usize), latent.row(j as usize));
-            let dz = a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum::<f64>().sqrt();
+            let dz = a
+                .iter()
+                .zip(b.iter())
+                .map(|(x, y)| (x - y) * (x - y))
+                .sum::<f64>()
+                .sqrt();
             let (p, q) = (&pts[i as usize], &pts[j as usize]);
             let ds = ((p[0] - q[0]).powi(2) + (p[1] - q[1]).powi(2) + (p[2] - q[2]).powi(2)).sqrt();
             (dz, ds)
@@ -77,7 +89,11 @@ pub fn distortion(latent: ArrayView2<f64>, coords: ArrayView2<f64>, max_pairs: u
         szz += dz * dz;
         sss += ds * ds;
     }
-    let mut ratios: Vec<f64> = dists.iter().filter(|p| p.0 > 0.0 && p.1 > 0.0).map(|p| p.0 / p.1).collect();
+    let mut ratios: Vec<f64> = dists
+        .iter()
+        .filter(|p| p.0 > 0.0 && p.1 > 0.0)
+        .map(|p| p.0 / p.1)
+        .collect();
     if ratios.is_empty() {
         return Err(DpvaeError::Input(
             "no cell pair has both a positive latent and a positive spatial distance (all cells at one point?)".into(),
@@ -85,10 +101,17 @@ pub fn distortion(latent: ArrayView2<f64>, coords: ArrayView2<f64>, max_pairs: u
     }
     ratios.par_sort_unstable_by(|a, b| a.total_cmp(b));
     let (lower, upper) = (ratios[0], ratios[ratios.len() - 1]);
-    let (q01, q99, median) =
-        (quantile_sorted(&ratios, 0.01), quantile_sorted(&ratios, 0.99), quantile_sorted(&ratios, 0.5));
+    let (q01, q99, median) = (
+        quantile_sorted(&ratios, 0.01),
+        quantile_sorted(&ratios, 0.99),
+        quantile_sorted(&ratios, 0.5),
+    );
     let scale = if sss > 0.0 { szs / sss } else { f64::NAN };
-    let stress = if szz > 0.0 && sss > 0.0 { (1.0 - szs * szs / (szz * sss)).max(0.0).sqrt() } else { f64::NAN };
+    let stress = if szz > 0.0 && sss > 0.0 {
+        (1.0 - szs * szs / (szz * sss)).max(0.0).sqrt()
+    } else {
+        f64::NAN
+    };
     Ok(Distortion {
         lower,
         upper,
@@ -106,6 +129,7 @@ pub fn distortion(latent: ArrayView2<f64>, coords: ArrayView2<f64>, max_pairs: u
 }
 
 #[cfg(test)]
+#[allow(clippy::excessive_precision, clippy::needless_range_loop)]
 mod tests {
     use super::*;
     use ndarray::{array, Array2};
@@ -133,7 +157,10 @@ mod tests {
         let s = array![[0.0, 0.0], [1.0, 0.0], [3.0, 0.0]];
         let z = array![[0.0], [2.0], [3.0]];
         let r = distortion(z.view(), s.view(), 10, 0).unwrap();
-        assert_eq!((r.lower, r.upper, r.distortion, r.median), (0.5, 2.0, 4.0, 1.0));
+        assert_eq!(
+            (r.lower, r.upper, r.distortion, r.median),
+            (0.5, 2.0, 4.0, 1.0)
+        );
         // q01 of (0.5, 1, 2): 0.5 + 0.02·0.5
         assert!((r.q01 - 0.51).abs() < 1e-14 && (r.q99 - 1.98).abs() < 1e-14);
         // Σ dz ds = 2 + 9 + 2 = 13, Σ dz² = 4 + 9 + 1 = 14, Σ ds² = 1 + 9 + 4 = 14

@@ -44,7 +44,11 @@ struct KdTree {
 impl KdTree {
     fn build(pts: Vec<[f64; 3]>) -> Self {
         let n = pts.len();
-        let mut tree = KdTree { pts, perm: (0..n).collect(), nodes: Vec::with_capacity(2 * n / LEAF_SIZE + 2) };
+        let mut tree = KdTree {
+            pts,
+            perm: (0..n).collect(),
+            nodes: Vec::with_capacity(2 * n / LEAF_SIZE + 2),
+        };
         if n > 0 {
             tree.build_node(0, n);
         }
@@ -61,7 +65,14 @@ impl KdTree {
             }
         }
         let id = self.nodes.len();
-        self.nodes.push(Node { lo, hi, start, end, left: usize::MAX, right: usize::MAX });
+        self.nodes.push(Node {
+            lo,
+            hi,
+            start,
+            end,
+            left: usize::MAX,
+            right: usize::MAX,
+        });
         if end - start <= LEAF_SIZE {
             return id;
         }
@@ -93,11 +104,11 @@ impl KdTree {
     #[inline]
     fn box_dist2(node: &Node, q: &[f64; 3]) -> f64 {
         let mut s = 0.0;
-        for d in 0..3 {
-            let v = if q[d] < node.lo[d] {
-                node.lo[d] - q[d]
-            } else if q[d] > node.hi[d] {
-                q[d] - node.hi[d]
+        for ((&qd, &lo), &hi) in q.iter().zip(&node.lo).zip(&node.hi) {
+            let v = if qd < lo {
+                lo - qd
+            } else if qd > hi {
+                qd - hi
             } else {
                 0.0
             };
@@ -263,7 +274,10 @@ impl SpatialWeights {
             let mut r: Vec<usize> = row.clone();
             r.sort_unstable();
             if r.windows(2).any(|w| w[0] == w[1]) {
-                return Err(DpvaeError::Input(format!("neighbour list of cell {} has duplicates", i + 1)));
+                return Err(DpvaeError::Input(format!(
+                    "neighbour list of cell {} has duplicates",
+                    i + 1
+                )));
             }
             if let Some(&j) = r.iter().find(|&&j| j >= n) {
                 return Err(DpvaeError::Input(format!(
@@ -272,19 +286,33 @@ impl SpatialWeights {
                     i + 1
                 )));
             }
-            let w = if binary || r.is_empty() { 1.0 } else { 1.0 / r.len() as f64 };
-            values.extend(std::iter::repeat(w).take(r.len()));
+            let w = if binary || r.is_empty() {
+                1.0
+            } else {
+                1.0 / r.len() as f64
+            };
+            values.resize(values.len() + r.len(), w);
             indices.extend(r);
             indptr.push(indices.len());
         }
-        Ok(SpatialWeights { n, indptr, indices, values })
+        Ok(SpatialWeights {
+            n,
+            indptr,
+            indices,
+            values,
+        })
     }
 
     /// Weights from CSR arrays (0-based), validated: `indptr` has `n + 1` non-decreasing entries
     /// starting at 0 and ending at `indices.len() == values.len()`, column indices `< n` and not
     /// repeated within a row, values finite. Rows are sorted by column on the way in.
     /// (From a `dgCMatrix` W, hand over `t(W)`'s `p`, `i`, `x`: CSC of `Wᵀ` is CSR of `W`.)
-    pub fn from_csr(n: usize, indptr: Vec<usize>, indices: Vec<usize>, values: Vec<f64>) -> Result<Self> {
+    pub fn from_csr(
+        n: usize,
+        indptr: Vec<usize>,
+        indices: Vec<usize>,
+        values: Vec<f64>,
+    ) -> Result<Self> {
         if indptr.len() != n + 1 {
             return Err(DpvaeError::Input(format!(
                 "weights: indptr must have n + 1 = {} entries, got {}",
@@ -301,14 +329,19 @@ impl SpatialWeights {
             )));
         }
         if indptr.windows(2).any(|w| w[0] > w[1]) {
-            return Err(DpvaeError::Input("weights: indptr must be non-decreasing".into()));
+            return Err(DpvaeError::Input(
+                "weights: indptr must be non-decreasing".into(),
+            ));
         }
         let mut indices = indices;
         let mut values = values;
         for i in 0..n {
             let (a, b) = (indptr[i], indptr[i + 1]);
-            let mut pairs: Vec<(usize, f64)> =
-                indices[a..b].iter().copied().zip(values[a..b].iter().copied()).collect();
+            let mut pairs: Vec<(usize, f64)> = indices[a..b]
+                .iter()
+                .copied()
+                .zip(values[a..b].iter().copied())
+                .collect();
             pairs.sort_unstable_by_key(|p| p.0);
             for (t, &(j, v)) in pairs.iter().enumerate() {
                 if j >= n {
@@ -318,7 +351,10 @@ impl SpatialWeights {
                     )));
                 }
                 if !v.is_finite() {
-                    return Err(DpvaeError::Input(format!("weights: non-finite weight in row {}", i + 1)));
+                    return Err(DpvaeError::Input(format!(
+                        "weights: non-finite weight in row {}",
+                        i + 1
+                    )));
                 }
                 if t > 0 && pairs[t - 1].0 == j {
                     return Err(DpvaeError::Input(format!(
@@ -331,7 +367,35 @@ impl SpatialWeights {
                 values[a + t] = v;
             }
         }
-        Ok(SpatialWeights { n, indptr, indices, values })
+        Ok(SpatialWeights {
+            n,
+            indptr,
+            indices,
+            values,
+        })
+    }
+
+    /// Check the CSR invariants (the fields are public, so a hand-built value may break them):
+    /// `indptr` of length `n + 1`, non-decreasing from 0 to `nnz`, column indices `< n`,
+    /// finite values. Called by the metrics before use; O(nnz).
+    pub fn check(&self) -> Result<()> {
+        let n = self.n;
+        let ok = self.indptr.len() == n + 1
+            && self.indptr.first() == Some(&0)
+            && self.indptr.last() == Some(&self.indices.len())
+            && self.values.len() == self.indices.len()
+            && self.indptr.windows(2).all(|w| w[0] <= w[1])
+            && self.indices.iter().all(|&j| j < n)
+            && self.values.iter().all(|v| v.is_finite());
+        if ok {
+            Ok(())
+        } else {
+            Err(DpvaeError::Input(
+                "invalid spatial weights (CSR arrays inconsistent, index out of range or non-finite weight); \
+                 build them with SpatialWeights::from_csr or from_knn"
+                    .into(),
+            ))
+        }
     }
 
     /// Number of stored entries.
@@ -384,7 +448,12 @@ impl SpatialWeights {
                 next[j] += 1;
             }
         }
-        SpatialWeights { n, indptr, indices, values }
+        SpatialWeights {
+            n,
+            indptr,
+            indices,
+            values,
+        }
     }
 
     /// S0, S1, S2 and the number of rows with neighbours (spdep `spweights.constants`).
@@ -410,11 +479,20 @@ impl SpatialWeights {
                 while p < tcols.len() && tcols[p] < j {
                     p += 1;
                 }
-                let wji = if p < tcols.len() && tcols[p] == j { tvals[p] } else { 0.0 };
+                let wji = if p < tcols.len() && tcols[p] == j {
+                    tvals[p]
+                } else {
+                    0.0
+                };
                 s1 += w * w + w * wji;
             }
         }
-        WeightConstants { s0, s1, s2, n_nonempty }
+        WeightConstants {
+            s0,
+            s1,
+            s2,
+            n_nonempty,
+        }
     }
 }
 
@@ -441,7 +519,12 @@ fn splitmix64(x: &mut u64) -> u64 {
 impl SeededRng {
     pub fn new(seed: u64) -> Self {
         let mut x = seed;
-        let s = [splitmix64(&mut x), splitmix64(&mut x), splitmix64(&mut x), splitmix64(&mut x)];
+        let s = [
+            splitmix64(&mut x),
+            splitmix64(&mut x),
+            splitmix64(&mut x),
+            splitmix64(&mut x),
+        ];
         SeededRng { s }
     }
 
@@ -526,6 +609,7 @@ pub fn pairs_for(n: usize, max_pairs: usize, seed: u64) -> Result<(Vec<(u32, u32
 }
 
 #[cfg(test)]
+#[allow(clippy::excessive_precision, clippy::needless_range_loop)]
 mod tests {
     use super::*;
     use ndarray::Array2;
@@ -534,8 +618,10 @@ mod tests {
         let pts = padded_points(coords.view(), "c").unwrap();
         (0..pts.len())
             .map(|i| {
-                let mut v: Vec<(f64, usize)> =
-                    (0..pts.len()).filter(|&j| j != i).map(|j| (dist2(&pts[i], &pts[j]), j)).collect();
+                let mut v: Vec<(f64, usize)> = (0..pts.len())
+                    .filter(|&j| j != i)
+                    .map(|j| (dist2(&pts[i], &pts[j]), j))
+                    .collect();
                 v.sort_by(|a, b| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1)));
                 v.into_iter().take(k).map(|p| p.1).collect()
             })
@@ -545,9 +631,20 @@ mod tests {
     #[test]
     fn knn_matches_brute_force_random_2d_3d() {
         let mut rng = SeededRng::new(1);
-        for &(n, d, k) in &[(500usize, 2usize, 5usize), (300, 3, 7), (50, 2, 49), (40, 1, 3)] {
-            let c = Array2::from_shape_fn((n, d), |_| (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 100.0);
-            assert_eq!(knn_indices(c.view(), k).unwrap(), brute(&c, k), "n={n} d={d} k={k}");
+        for &(n, d, k) in &[
+            (500usize, 2usize, 5usize),
+            (300, 3, 7),
+            (50, 2, 49),
+            (40, 1, 3),
+        ] {
+            let c = Array2::from_shape_fn((n, d), |_| {
+                (rng.next_u64() >> 11) as f64 / (1u64 << 53) as f64 * 100.0
+            });
+            assert_eq!(
+                knn_indices(c.view(), k).unwrap(),
+                brute(&c, k),
+                "n={n} d={d} k={k}"
+            );
         }
     }
 
@@ -581,7 +678,10 @@ mod tests {
         assert!(knn_indices(c.view(), 5).is_err());
         let mut c2 = Array2::<f64>::zeros((5, 2));
         c2[[2, 1]] = f64::NAN;
-        assert!(matches!(knn_indices(c2.view(), 2), Err(DpvaeError::Input(_))));
+        assert!(matches!(
+            knn_indices(c2.view(), 2),
+            Err(DpvaeError::Input(_))
+        ));
         let c4 = Array2::<f64>::zeros((5, 4));
         assert!(knn_indices(c4.view(), 2).is_err());
     }
@@ -604,8 +704,11 @@ mod tests {
         assert!(SpatialWeights::from_csr(3, vec![0, 1, 2], vec![1, 0], vec![1.0, 1.0]).is_err());
         assert!(SpatialWeights::from_csr(2, vec![0, 2, 2], vec![1, 1], vec![1.0, 1.0]).is_err());
         assert!(SpatialWeights::from_csr(2, vec![0, 1, 2], vec![1, 5], vec![1.0, 1.0]).is_err());
-        assert!(SpatialWeights::from_csr(2, vec![0, 1, 2], vec![1, 0], vec![1.0, f64::NAN]).is_err());
-        let ok = SpatialWeights::from_csr(3, vec![0, 2, 2, 3], vec![2, 1, 0], vec![3.0, 1.0, 2.0]).unwrap();
+        assert!(
+            SpatialWeights::from_csr(2, vec![0, 1, 2], vec![1, 0], vec![1.0, f64::NAN]).is_err()
+        );
+        let ok = SpatialWeights::from_csr(3, vec![0, 2, 2, 3], vec![2, 1, 0], vec![3.0, 1.0, 2.0])
+            .unwrap();
         assert_eq!(ok.row(0), (&[1usize, 2][..], &[1.0, 3.0][..]));
         assert_eq!(ok.transpose().transpose(), ok);
     }
@@ -622,7 +725,10 @@ mod tests {
         for _ in 0..60000 {
             counts[r.below(6)] += 1;
         }
-        assert!(counts.iter().all(|&c| (9000..11000).contains(&c)), "{counts:?}");
+        assert!(
+            counts.iter().all(|&c| (9000..11000).contains(&c)),
+            "{counts:?}"
+        );
         let (p, s) = pairs_for(5, 100, 0).unwrap();
         assert!(!s);
         assert_eq!(p.len(), 10);

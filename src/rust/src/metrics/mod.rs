@@ -1,2 +1,6 @@
-//! Quality measures of reconstructed coordinates.
+//! Quality measures of reconstructed coordinates and spatial statistics of expression.
+pub mod autocorrelation;
+pub mod correlation;
+pub mod distortion;
+pub mod knn;
 pub mod procrustes;

@@ -24,7 +24,26 @@
 #' @param normalize `"auto"` (log-normalise when `x` holds counts),
 #'   `"lognorm"` or `"none"`.
 #' @param hidden Units of the hidden layer of encoder and decoder.
-#' @param latent_dim Latent dimensions (must equal the spatial dimensions).
+#' @param latent_dim Latent dimensions: the spatial dimensions (default), or
+#'   more, in which case coordinates are read from the top principal axes of
+#'   the latent means (classical MDS of Euclidean latent distances).
+#' @param likelihood `"gaussian"` on log-normalised standardised genes (the
+#'   paper's experiments), or `"nb"` / `"zinb"` (negative binomial, zero-
+#'   inflated) on raw counts with the library size as offset and per-gene
+#'   dispersion (the paper's dp-scVI).
+#' @param mask Which pairs enter the distance-preserving term: `NULL` (all
+#'   pairs), `"knn"` (union of each cell's `k` nearest spatial neighbours), a
+#'   vector of group labels, one per cell (only pairs within a group, e.g. one
+#'   tissue section), or a two-column matrix of cell indices / a cells x cells
+#'   sparse matrix whose non-zeros are the pairs.
+#' @param k Neighbours for `mask = "knn"`.
+#' @param batch_size Cells per minibatch; `NULL` chooses full batch up to
+#'   4000 training cells and 1024 above (memory then grows linearly with
+#'   cells: the dp term uses the pairs inside each batch, or each batch's share
+#'   of the mask's pairs).
+#' @param validation Fraction of the training cells held out to choose the
+#'   best epoch (by their stress); 0 uses the training cells' stress.
+#' @param scale A fixed scale `c` instead of a learned one.
 #' @param lambda Weight of the distance-preserving term (0 = plain VAE).
 #' @param beta Weight of the KL term.
 #' @param alpha Weight of the reconstruction term.
@@ -33,8 +52,8 @@
 #' @param epochs Maximum number of full-batch epochs.
 #' @param lr Adam learning rate.
 #' @param warmup Epochs trained without the distance-preserving term.
-#' @param patience Stop after this many epochs without a better training
-#'   stress (0 = never stop early). The state with the lowest stress is kept.
+#' @param patience Stop after this many epochs without a better stress (0 =
+#'   never stop early). The state with the lowest stress is kept.
 #' @param seed Random seed; by default drawn from R's generator, so
 #'   [set.seed()] makes fits reproducible.
 #' @param device `"auto"`, `"cpu"` or `"cuda"`.
@@ -56,10 +75,11 @@ dpvae_fit <- function(x, ...) UseMethod("dpvae_fit")
 #' @method dpvae_fit default
 #' @export
 dpvae_fit.default <- function(x, coords, ..., n_genes = 2000, normalize = c("auto", "lognorm", "none"),
-                              hidden = 124, latent_dim = NULL, lambda = 1, beta = 1, alpha = 1,
-                              dp_loss = c("squared", "absolute"), epochs = 1000, lr = 5e-3, warmup = 50,
-                              patience = 100, seed = NULL, device = "auto", num.threads = NULL,
-                              verbose = interactive()) {
+                              likelihood = c("gaussian", "nb", "zinb"), hidden = 124, latent_dim = NULL,
+                              lambda = 1, beta = 1, alpha = 1, dp_loss = c("squared", "absolute"),
+                              mask = NULL, k = 10, epochs = 1000, batch_size = NULL, lr = 5e-3, warmup = 50,
+                              patience = 100, validation = 0, scale = NULL, seed = NULL, device = "auto",
+                              num.threads = NULL, verbose = interactive()) {
   check_dots_empty(...)
   call <- match.call()
   x <- as_expression(x)
@@ -69,16 +89,80 @@ dpvae_fit.default <- function(x, coords, ..., n_genes = 2000, normalize = c("aut
     dpvae_abort(c("Training needs at least 3 cells with coordinates; found {sum(known)}.",
                   i = "Check {.arg coords}: rows that are NA are not used for training."))
   }
+  likelihood <- match.arg(likelihood)
   settings <- fit_settings(
     n_genes = n_genes, hidden = hidden, latent_dim = latent_dim %||% ncol(coords), lambda = lambda,
     beta = beta, alpha = alpha, dp_loss = match.arg(dp_loss), epochs = epochs, lr = lr, warmup = warmup,
-    patience = patience, seed = seed, num.threads = num.threads, spatial_dims = ncol(coords)
+    patience = patience, seed = seed, num.threads = num.threads, spatial_dims = ncol(coords),
+    likelihood = likelihood, batch_size = batch_size, validation = validation, scale = scale,
+    n_train = sum(known)
   )
   xt <- x[, known, drop = FALSE]
+  ct <- coords[known, , drop = FALSE]
   pp <- fit_preprocess(xt, n_genes = settings$n_genes, normalize = match.arg(normalize))
-  xs <- apply_preprocess(xt, pp)
+  if (likelihood != "gaussian" && !pp$lognorm) {
+    dpvae_abort(c("{.code likelihood = \"{likelihood}\"} needs raw counts, but {.arg x} is not a count matrix.",
+                  i = "Use {.code likelihood = \"gaussian\"} for normalised data."))
+  }
+  data <- training_data(xt, pp, likelihood)
   settings$rust$n_genes <- length(pp$genes)
-  train_model(xs, coords[known, , drop = FALSE], settings, pp, device = device, verbose = verbose, call = call)
+  pairs <- build_mask(mask, ct, known, k)
+  settings$mask <- mask_label(mask)
+  train_model(data, ct, pairs, settings, pp, device = device, verbose = verbose, call = call)
+}
+
+# Encoder input (and, for count likelihoods, raw counts of the same genes plus library sizes).
+training_data <- function(x, pp, likelihood) {
+  out <- list(x = apply_preprocess(x, pp), counts = NULL, library = NULL)
+  if (likelihood != "gaussian") {
+    out$counts <- as.matrix(Matrix::t(x[pp$genes, , drop = FALSE]))
+    out$library <- as.numeric(Matrix::colSums(x))
+  }
+  out
+}
+
+mask_label <- function(mask) {
+  if (is.null(mask)) "all pairs" else if (is.character(mask) && length(mask) == 1L) mask
+  else if (is.matrix(mask) || methods::is(mask, "Matrix")) "user pairs" else "groups"
+}
+
+# The mask as Rust wants it: NULL, integer group labels, or a 2-column 1-based pair matrix,
+# all on the training cells (`known` selects them from every cell).
+build_mask <- function(mask, coords, known, k, call = rlang_caller()) {
+  n_all <- length(known)
+  n <- nrow(coords)
+  if (is.null(mask)) return(NULL)
+  if (is.character(mask) && length(mask) == 1L) {
+    if (mask != "knn") dpvae_abort("{.arg mask} must be NULL, \"knn\", group labels or pairs, not {.val {mask}}.", call = call)
+    check_number(k, "k", min = 1, max = n - 1, integer = TRUE, call = call)
+    return(rust_result(knn_pairs_impl(coords, as.integer(k)), call = call))
+  }
+  if (methods::is(mask, "sparseMatrix") || (is.matrix(mask) && nrow(mask) == n_all && ncol(mask) == n_all)) {
+    if (nrow(mask) != n_all || ncol(mask) != n_all) {
+      dpvae_abort("A pair matrix {.arg mask} must be cells x cells ({n_all} x {n_all}).", call = call)
+    }
+    tr <- Matrix::summary(methods::as(mask, "TsparseMatrix"))
+    mask <- cbind(tr$i, tr$j)[tr$x != 0 & tr$i != tr$j, , drop = FALSE]
+  }
+  if (is.matrix(mask) && ncol(mask) == 2L && is.numeric(mask)) {
+    if (anyNA(mask) || any(mask < 1 | mask > n_all) || any(mask != round(mask))) {
+      dpvae_abort("Pair indices in {.arg mask} must be whole numbers between 1 and {n_all}.", call = call)
+    }
+    # renumber onto the training cells and drop pairs that involve cells without coordinates
+    pos <- cumsum(known)
+    keep <- known[mask[, 1]] & known[mask[, 2]]
+    pairs <- cbind(pos[mask[keep, 1]], pos[mask[keep, 2]])
+    pairs <- pairs[pairs[, 1] != pairs[, 2], , drop = FALSE]
+    if (!nrow(pairs)) dpvae_abort("{.arg mask} selects no pair of cells that both have coordinates.", call = call)
+    storage.mode(pairs) <- "integer"
+    return(pairs)
+  }
+  if (is.atomic(mask) && length(mask) == n_all) {
+    if (anyNA(mask[known])) dpvae_abort("Group labels in {.arg mask} must not be NA for cells with coordinates.", call = call)
+    return(as.integer(factor(mask[known])))
+  }
+  dpvae_abort(c("{.arg mask} must be NULL, \"knn\", one group label per cell ({n_all}), a two-column pair matrix or a cells x cells sparse matrix.",
+                i = "Got {.cls {class(mask)}} of length {length(mask)}."), call = call)
 }
 
 `%||%` <- function(a, b) if (is.null(a)) b else a
@@ -91,15 +175,15 @@ check_dots_empty <- function(...) {
 }
 
 fit_settings <- function(n_genes, hidden, latent_dim, lambda, beta, alpha, dp_loss, epochs, lr, warmup,
-                         patience, seed, num.threads, spatial_dims, call = rlang_caller()) {
+                         patience, seed, num.threads, spatial_dims, likelihood = "gaussian", batch_size = NULL,
+                         validation = 0, scale = NULL, n_train = Inf, call = rlang_caller()) {
   check_number(n_genes, "n_genes", min = 2, integer = TRUE, call = call)
   check_number(hidden, "hidden", min = 1, integer = TRUE, call = call)
-  check_number(latent_dim, "latent_dim", min = 1, max = 64, integer = TRUE, call = call)
-  if (latent_dim != spatial_dims) {
-    dpvae_abort(c("{.arg latent_dim} ({latent_dim}) must equal the number of spatial dimensions ({spatial_dims}).",
-                  i = "Wider latents with MDS read-out are planned; for now leave {.arg latent_dim} at its default."),
-                call = call)
-  }
+  check_number(latent_dim, "latent_dim", min = spatial_dims, max = 64, integer = TRUE, call = call)
+  if (is.null(batch_size)) batch_size <- if (n_train > 4000) 1024L else 0L
+  check_number(batch_size, "batch_size", min = 0, integer = TRUE, call = call)
+  check_number(validation, "validation", min = 0, max = 0.5, call = call)
+  if (!is.null(scale)) check_number(scale, "scale", min = 1e-3, max = 1e3, call = call)
   for (nm in c("lambda", "beta", "alpha")) check_number(get(nm), nm, min = 0, call = call)
   check_number(epochs, "epochs", min = 1, integer = TRUE, call = call)
   check_number(lr, "lr", min = .Machine$double.xmin, call = call)
@@ -116,12 +200,13 @@ fit_settings <- function(n_genes, hidden, latent_dim, lambda, beta, alpha, dp_lo
     n_genes = 0L, hidden = as.integer(hidden), latent_dim = as.integer(latent_dim), alpha = alpha,
     beta = beta, lambda = lambda, dp_loss = dp_loss, epochs = as.integer(epochs), lr = lr,
     warmup = as.integer(warmup), patience = as.integer(patience), seed = as.integer(seed),
-    num_threads = threads, report_every = 5L
+    num_threads = threads, report_every = 5L, likelihood = likelihood, batch_size = as.integer(batch_size),
+    validation = validation, scale = scale
   ))
 }
 
 # Runs the Rust fit with a cli progress bar and builds the dpvae_model.
-train_model <- function(xs, coords, settings, pp, device, verbose, call) {
+train_model <- function(data, coords, pairs, settings, pp, device, verbose, call, init = NULL, frame_json = "") {
   if (!is.character(device) || length(device) != 1L) dpvae_abort("{.arg device} must be \"auto\", \"cpu\" or \"cuda\".")
   epochs <- settings$rust$epochs
   env <- environment() # the progress bar lives as long as this call
@@ -145,7 +230,8 @@ train_model <- function(xs, coords, settings, pp, device, verbose, call) {
     })
   }
   t0 <- proc.time()[["elapsed"]]
-  res <- rust_result(fit_impl(xs, coords, as_json(settings$rust), device, progress), call = call)
+  res <- rust_result(fit_impl(data$x, data$counts, data$library, coords, pairs, as_json(settings$rust), device,
+                              init, frame_json, progress), call = call)
   if (!is.null(bar)) cli::cli_progress_done(id = bar, .envir = env)
   if (!is.null(failure)) stop(failure)
   elapsed <- proc.time()[["elapsed"]] - t0
@@ -169,6 +255,8 @@ train_model <- function(xs, coords, settings, pp, device, verbose, call) {
     interrupted = res$interrupted,
     spatial_dims = ncol(coords),
     train_cells = rownames(coords),
+    validation_cells = rownames(coords)[res$validation],
+    mask = settings$mask,
     train_coords = coords,
     fitted_coords = pred$coords,
     fitted_latent = pred$latent,
@@ -184,7 +272,11 @@ train_model <- function(xs, coords, settings, pp, device, verbose, call) {
   model
 }
 
-as_json <- function(x) as.character(jsonlite::toJSON(x, auto_unbox = TRUE, digits = NA))
+# NULL settings are left out, so Rust uses its default (e.g. a learned scale).
+as_json <- function(x) {
+  x <- x[!vapply(x, is.null, logical(1))]
+  as.character(jsonlite::toJSON(x, auto_unbox = TRUE, digits = NA))
+}
 
 #' @method print dpvae_model
 #' @export
@@ -192,8 +284,12 @@ print.dpvae_model <- function(x, ...) {
   cat("<dpvae_model>\n")
   cat(sprintf("  trained on %d cells x %d genes, %d-D coordinates\n",
               length(x$train_cells), length(x$preprocess$genes), x$spatial_dims))
-  cat(sprintf("  lambda %g, beta %g, alpha %g, hidden %d, latent %d, %s dp loss\n",
-              x$config$lambda, x$config$beta, x$config$alpha, x$config$hidden, x$config$latent_dim, x$config$dp_loss))
+  cat(sprintf("  %s likelihood; lambda %g, beta %g, alpha %g, hidden %d, latent %d, %s dp loss over %s\n",
+              x$config$likelihood, x$config$lambda, x$config$beta, x$config$alpha, x$config$hidden,
+              x$config$latent_dim, x$config$dp_loss, x$mask %||% "all pairs"))
+  cat(sprintf("  %s, %d validation cells\n",
+              if (x$config$batch_size > 0) sprintf("minibatches of %d", x$config$batch_size) else "full batch",
+              length(x$validation_cells)))
   cat(sprintf("  %d epochs (best %d) in %.1f s%s; scale c = %.4g\n", x$epochs_run, x$best_epoch, x$seconds,
               if (isTRUE(x$interrupted)) ", interrupted" else "", x$scale))
   h <- x$history

@@ -10,27 +10,45 @@
 #'   Seurat object. Missing: the training cells.
 #' @param type `"coords"` (cells x spatial dims) or `"latent"` (encoder
 #'   means).
+#' @param n_samples Draw this many latent samples per cell from q(z|x) and
+#'   report the spread of the resulting positions (root mean squared distance
+#'   to the encoder-mean position, in the reference's units) as
+#'   `attr(, "uncertainty")`. 0 skips it.
+#' @param seed Seed for the samples (default from R's RNG).
 #' @param device `"cpu"`, `"cuda"` or `"auto"`.
 #' @param ... Unused.
-#' @return A numeric matrix with one row per cell, named by cell.
+#' @return A numeric matrix with one row per cell, named by cell; with
+#'   `n_samples > 0` it carries `attr(, "uncertainty")`.
 #' @export
 #' @examples
 #' mob <- dpvae_example_data()
 #' fit <- dpvae_fit(mob$counts, mob$coords, epochs = 100, seed = 1, verbose = FALSE)
 #' head(predict(fit, mob$counts))
-predict.dpvae_model <- function(object, newdata, type = c("coords", "latent"), device = "cpu", ...) {
+predict.dpvae_model <- function(object, newdata, type = c("coords", "latent"), n_samples = 0, seed = NULL,
+                                device = "cpu", ...) {
   type <- match.arg(type)
   validate_model(object)
-  if (missing(newdata)) {
+  if (missing(newdata) && n_samples == 0) {
     return(if (type == "coords") object$fitted_coords else object$fitted_latent)
   }
-  x <- if (is_seurat(newdata)) seurat_expression(newdata) else as_expression(newdata)
-  xs <- apply_preprocess(x, object$preprocess)
-  res <- rust_result(predict_impl(object$weights, object$config_json, object$frame_json, xs, device))
+  x <- if (missing(newdata)) NULL else if (is_seurat(newdata)) seurat_expression(newdata) else as_expression(newdata)
+  if (is.null(x)) dpvae_abort("Give {.arg newdata} to draw samples.")
+  res <- encode_cells(object, x, n_samples = n_samples, seed = seed, device = device)
   out <- if (type == "coords") res$coords else res$latent
-  colnames(out) <- if (type == "coords") c("x", "y", "z")[seq_len(ncol(out))] else paste0("latent_", seq_len(ncol(out)))
-  rownames(out) <- colnames(x)
+  if (!is.null(res$uncertainty)) attr(out, "uncertainty") <- stats::setNames(res$uncertainty, colnames(x))
   out
+}
+
+# The model's encoder on cells of `x` (genes x cells): latent, coords (and uncertainty), named.
+encode_cells <- function(model, x, n_samples = 0, seed = NULL, device = "cpu", call = rlang_caller()) {
+  check_number(n_samples, "n_samples", min = 0, integer = TRUE, call = call)
+  if (is.null(seed)) seed <- sample.int(.Machine$integer.max, 1L)
+  xs <- apply_preprocess(x, model$preprocess, call = call)
+  res <- rust_result(predict_impl(model$weights, model$config_json, model$frame_json, xs,
+                                  as.integer(n_samples), as.numeric(seed), device), call = call)
+  dimnames(res$coords) <- list(colnames(x), c("x", "y", "z")[seq_len(ncol(res$coords))])
+  dimnames(res$latent) <- list(colnames(x), paste0("latent_", seq_len(ncol(res$latent))))
+  res
 }
 
 # A model read from disk or built by hand must look like one before Rust sees it.

@@ -22,6 +22,8 @@
 #'   `epochs`, `lr`, `seed`, ...).
 #' @param assay,layer Seurat assay and layer holding the expression (default:
 #'   the default assay's counts).
+#' @param n_samples Latent samples per cell for a positional uncertainty
+#'   (see [predict.dpvae_model()]); stored as `dpvae_uncertainty`.
 #' @param device `"auto"`, `"cpu"` or `"cuda"`.
 #' @param verbose Show progress.
 #' @return For a matrix: a data frame with one row per cell and columns
@@ -42,13 +44,14 @@ dpvae_reconstruct <- function(object, ...) UseMethod("dpvae_reconstruct")
 #' @rdname dpvae_reconstruct
 #' @export
 dpvae_reconstruct.default <- function(object, coords = NULL, reference = NULL, model = NULL, ...,
-                                      device = "auto", verbose = interactive()) {
+                                      n_samples = 0, device = "auto", verbose = interactive()) {
   x <- as_expression(object)
   if (!is.null(coords)) coords <- as_coords(coords, colnames(x))
-  res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, ...)
+  res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, n_samples = n_samples, ...)
   d <- ncol(res$coords)
   out <- data.frame(res$coords, measured = res$measured, row.names = colnames(x))
   names(out)[seq_len(d)] <- paste0("dpvae_", c("x", "y", "z")[seq_len(d)])
+  if (!is.null(res$uncertainty)) out$dpvae_uncertainty <- res$uncertainty
   attr(out, "latent") <- res$latent
   attr(out, "dpvae_model") <- res$model
   out
@@ -57,19 +60,20 @@ dpvae_reconstruct.default <- function(object, coords = NULL, reference = NULL, m
 #' @rdname dpvae_reconstruct
 #' @export
 dpvae_reconstruct.Seurat <- function(object, coords = NULL, reference = NULL, model = NULL, ...,
-                                     assay = NULL, layer = "counts", device = "auto", verbose = interactive()) {
+                                     assay = NULL, layer = "counts", n_samples = 0, device = "auto",
+                                     verbose = interactive()) {
   need_seurat_object()
   assay <- assay %||% SeuratObject::DefaultAssay(object) # also what LogSeuratCommand records
   x <- seurat_expression(object, assay = assay, layer = layer)
   if (is.null(reference) && is.null(model)) coords <- seurat_coords(object, coords)
   else if (!is.null(coords)) coords <- seurat_coords(object, coords)
-  res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, ...)
-  out <- seurat_store(object, res$coords, res$latent, res$model)
+  res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, n_samples = n_samples, ...)
+  out <- seurat_store(object, res$coords, res$latent, res$model, uncertainty = res$uncertainty)
   tryCatch(SeuratObject::LogSeuratCommand(out), error = function(e) out)
 }
 
 # The shared engine of every method: returns coords, latent, model and which cells were measured.
-reconstruct_cells <- function(x, coords, reference, model, device, verbose, ..., call = rlang_caller()) {
+reconstruct_cells <- function(x, coords, reference, model, device, verbose, ..., n_samples = 0, call = rlang_caller()) {
   if (!is.null(model) && !is.null(reference)) {
     dpvae_abort("Give either {.arg reference} or {.arg model}, not both.", call = call)
   }
@@ -89,12 +93,10 @@ reconstruct_cells <- function(x, coords, reference, model, device, verbose, ...,
     validate_model(model, call = call)
     if (...length()) dpvae_abort("Training settings ({.arg {names(list(...))}}) have no effect with {.arg model}.", call = call)
   }
-  pred <- rust_result(predict_impl(model$weights, model$config_json, model$frame_json,
-                                   apply_preprocess(x, model$preprocess, call = call), device), call = call)
+  pred <- encode_cells(model, x, n_samples = n_samples, device = device, call = call)
   measured <- if (is.null(coords)) rep(FALSE, ncol(x)) else stats::complete.cases(coords)
-  dimnames(pred$coords) <- list(colnames(x), c("x", "y", "z")[seq_len(ncol(pred$coords))])
-  dimnames(pred$latent) <- list(colnames(x), paste0("latent_", seq_len(ncol(pred$latent))))
-  list(coords = pred$coords, latent = pred$latent, model = model, measured = measured)
+  list(coords = pred$coords, latent = pred$latent, model = model, measured = measured,
+       uncertainty = pred$uncertainty)
 }
 
 as_reference <- function(reference, call = rlang_caller()) {

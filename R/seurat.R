@@ -97,6 +97,7 @@ seurat_store <- function(object, coords, latent, model, uncertainty = NULL) {
   object[["dpvae_latent"]] <- SeuratObject::CreateDimReducObject(embeddings = lat, key = "dpvaelatent_", assay = assay)
   md <- as.data.frame(coords)
   names(md) <- paste0("dpvae_", c("x", "y", "z")[seq_len(d)])
+  if (!is.null(uncertainty)) md$dpvae_uncertainty <- uncertainty
   object <- SeuratObject::AddMetaData(object, md)
   # Not Misc<-: it drops the S3 class of list values (c(value)) and warns on overwrite.
   methods::slot(object, "misc")[["dpvae"]] <- model

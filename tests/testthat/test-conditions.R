@@ -34,7 +34,7 @@ test_that("bad settings and degenerate data are classed input errors", {
   expect_error(dpvae_fit(mob$counts, mob$coords, lambda = -1), class = "dpvae_error_input")
   expect_error(dpvae_fit(mob$counts, mob$coords, epochs = 0), class = "dpvae_error_input")
   expect_error(dpvae_fit(mob$counts, mob$coords, lr = NA), class = "dpvae_error_input")
-  expect_error(dpvae_fit(mob$counts, mob$coords, latent_dim = 3), class = "dpvae_error_input")
+  expect_error(dpvae_fit(mob$counts, mob$coords, latent_dim = 1), class = "dpvae_error_input")
   expect_error(dpvae_fit(mob$counts, mob$coords, device = "tpu", epochs = 2, verbose = FALSE), class = "dpvae_error_input")
   expect_error(dpvae_fit(mob$counts, mob$coords, bogus = 1), "Unknown argument", class = "dpvae_error_input")
   flat <- matrix(1, 10, 262, dimnames = list(paste0("g", 1:10), colnames(mob$counts)))

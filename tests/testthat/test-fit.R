@@ -63,3 +63,63 @@ test_that("cells without coordinates are left out of training", {
   expect_length(fit$train_cells, 232)
   expect_false(any(rownames(mob$coords)[1:30] %in% fit$train_cells))
 })
+
+test_that("count likelihoods train on raw counts and lower their loss", {
+  for (lik in c("nb", "zinb")) {
+    fit <- do.call(dpvae_fit, c(list(mob$counts, mob$coords, seed = 1, likelihood = lik),
+                                modifyList(quick_fit_args, list(epochs = 60, n_genes = 200))))
+    expect_equal(fit$config$likelihood, lik)
+    expect_lt(tail(fit$history$recon, 1), fit$history$recon[1])
+    expect_lt(procrustes_distance(mob$coords, fit$fitted_coords), 0.5)
+  }
+  expect_error(dpvae_fit(log1p(as.matrix(mob$counts)), mob$coords, likelihood = "nb", verbose = FALSE),
+               "raw counts", class = "dpvae_error_input")
+})
+
+test_that("masks restrict the distance-preserving pairs", {
+  args <- modifyList(quick_fit_args, list(epochs = 80))
+  knn <- do.call(dpvae_fit, c(list(mob$counts, mob$coords, seed = 1, mask = "knn", k = 6), args))
+  expect_equal(knn$mask, "knn")
+  # a kNN mask constrains local distances only: spatial neighbours stay close in the reconstruction
+  d_true <- as.matrix(dist(mob$coords))
+  nb <- t(apply(d_true, 1, function(r) order(r)[2:7]))
+  d_rec <- as.matrix(dist(knn$fitted_coords))
+  near <- mean(d_rec[cbind(rep(1:262, 6), as.vector(nb))])
+  expect_lt(near, 0.8 * mean(d_rec[upper.tri(d_rec)]))
+  expect_true(all(knn$history$dp[-(1:20)] > 0))
+  # two halves as separate "sections": pairs across them never count
+  half <- ifelse(mob$coords[, 1] > median(mob$coords[, 1]), "a", "b")
+  grp <- do.call(dpvae_fit, c(list(mob$counts, mob$coords, seed = 1, mask = half), args))
+  expect_equal(grp$mask, "groups")
+  expect_true(all(is.finite(grp$history$dp)))
+  pairs <- rbind(c(1, 2), c(2, 3), c(10, 40), c(5, 200))
+  usr <- do.call(dpvae_fit, c(list(mob$counts, mob$coords, seed = 1, mask = pairs), modifyList(args, list(epochs = 30))))
+  expect_equal(usr$mask, "user pairs")
+  sp <- Matrix::sparseMatrix(i = pairs[, 1], j = pairs[, 2], x = 1, dims = c(262, 262))
+  usr2 <- do.call(dpvae_fit, c(list(mob$counts, mob$coords, seed = 1, mask = sp), modifyList(args, list(epochs = 30))))
+  expect_identical(usr$fitted_coords, usr2$fitted_coords)
+  expect_error(dpvae_fit(mob$counts, mob$coords, mask = "nearest"), class = "dpvae_error_input")
+  expect_error(dpvae_fit(mob$counts, mob$coords, mask = 1:5), class = "dpvae_error_input")
+  expect_error(dpvae_fit(mob$counts, mob$coords, mask = rbind(c(1, 999))), class = "dpvae_error_input")
+})
+
+test_that("minibatches, validation split, wider latents and uncertainty", {
+  args <- modifyList(quick_fit_args, list(epochs = 80))
+  mb <- do.call(dpvae_fit, c(list(mob$counts, mob$coords, seed = 1, batch_size = 64), args))
+  expect_equal(mb$config$batch_size, 64)
+  expect_lt(procrustes_distance(mob$coords, mb$fitted_coords), 0.5)
+  val <- do.call(dpvae_fit, c(list(mob$counts, mob$coords, seed = 1, validation = 0.2), args))
+  expect_length(val$validation_cells, round(262 * 0.2))
+  expect_true(all(val$validation_cells %in% rownames(mob$coords)))
+  wide <- do.call(dpvae_fit, c(list(mob$counts, mob$coords, seed = 1, latent_dim = 4), args))
+  expect_equal(ncol(predict(wide, mob$counts, type = "latent")), 4)
+  expect_equal(ncol(predict(wide, mob$counts)), 2)
+  expect_lt(procrustes_distance(mob$coords, wide$fitted_coords), 0.5)
+  p <- predict(mb, mob$counts[, 1:30], n_samples = 10, seed = 1)
+  u <- attr(p, "uncertainty")
+  expect_length(u, 30)
+  expect_true(all(is.finite(u) & u > 0))
+  expect_identical(u, attr(predict(mb, mob$counts[, 1:30], n_samples = 10, seed = 1), "uncertainty"))
+  res <- dpvae_reconstruct(mob$counts[, 1:30], model = mb, n_samples = 5)
+  expect_true("dpvae_uncertainty" %in% names(res))
+})

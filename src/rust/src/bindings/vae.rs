@@ -6,12 +6,18 @@ use super::convert::{matrix_view, raw_bytes, to_rmatrix};
 use super::interrupt::interrupted;
 use crate::error::{DpvaeError, Result};
 use crate::vae::config::Config;
-use crate::vae::fit::{fit, parse_device, predict, Prediction};
+use crate::vae::fit::{finetune, fit, parse_device, predict, FitOutput, Inputs, Prediction};
 use crate::vae::frame::Frame;
+use crate::vae::pairs::PairSet;
 use crate::vae::train::{Control, EpochStats};
 
 fn prediction_list(p: &Prediction) -> Robj {
+    let uncertainty: Robj = match &p.uncertainty {
+        Some(u) => u.clone().into(),
+        None => ().into(),
+    };
     list!(
+        uncertainty = uncertainty,
         latent = to_rmatrix(&p.latent),
         logvar = to_rmatrix(&p.logvar),
         coords = to_rmatrix(&p.coords)
@@ -33,59 +39,139 @@ fn history_list(h: &[EpochStats]) -> Robj {
     .into()
 }
 
+/// The pair mask from R: NULL (all pairs), an integer vector of group labels, or a two-column
+/// integer matrix of 1-based pairs.
+fn pair_set(mask: &Robj) -> Result<PairSet> {
+    if mask.is_null() {
+        return Ok(PairSet::All);
+    }
+    let ints = mask.as_integer_slice().ok_or_else(|| {
+        DpvaeError::Input("the mask must be NULL, group labels or a matrix of pairs".into())
+    })?;
+    if mask.is_matrix() {
+        let half = ints.len() / 2;
+        let (a, b) = ints.split_at(half);
+        let (i, j) = a
+            .iter()
+            .zip(b)
+            .map(|(&p, &q)| ((p.min(q) - 1) as i64, (p.max(q) - 1) as i64))
+            .unzip();
+        Ok(PairSet::Explicit { i, j })
+    } else {
+        Ok(PairSet::Groups(ints.iter().map(|&g| g as i64).collect()))
+    }
+}
+
+fn optional_matrix(m: &Robj) -> Result<Option<RMatrix<f64>>> {
+    if m.is_null() {
+        return Ok(None);
+    }
+    RMatrix::<f64>::try_from(m.clone())
+        .map(Some)
+        .map_err(|_| DpvaeError::Input("counts must be a numeric matrix".into()))
+}
+
+fn progress_callback(progress: &Function) -> impl FnMut(&EpochStats) -> Control + '_ {
+    // Progress goes to R every `report_every` epochs; R answers FALSE to stop.
+    move |s: &EpochStats| {
+        if interrupted() {
+            return Control::Interrupt;
+        }
+        let args = pairlist!(
+            s.epoch as i32,
+            s.loss,
+            s.recon,
+            s.kl,
+            s.dp,
+            s.scale,
+            s.stress
+        );
+        match progress.call(args) {
+            Ok(v) if v.as_bool() == Some(false) => Control::Interrupt,
+            Ok(_) => Control::Continue,
+            Err(_) => Control::Interrupt,
+        }
+    }
+}
+
+fn fit_list(cfg: &Config, out: &FitOutput) -> Result<Robj> {
+    let frame = serde_json::to_string(&out.frame).map_err(|e| DpvaeError::Model(e.to_string()))?;
+    Ok(list!(
+        weights = Raw::from_bytes(&out.weights),
+        config = cfg.to_json(),
+        frame = frame,
+        history = history_list(&out.history),
+        epochs_run = out.epochs_run as i32,
+        best_epoch = out.best_epoch as i32,
+        interrupted = out.interrupted,
+        scale = out.scale,
+        validation = out
+            .validation
+            .iter()
+            .map(|&v| v as i32 + 1)
+            .collect::<Vec<i32>>(),
+        prediction = prediction_list(&out.prediction)
+    )
+    .into())
+}
+
+/// Train a new model (`init` NULL) or fine-tune stored weights (`init` raw, `frame_json` its frame).
 /// @noRd
 #[extendr]
+#[allow(clippy::too_many_arguments)]
 fn fit_impl(
     x: RMatrix<f64>,
+    counts: Robj,
+    library: Robj,
     coords: RMatrix<f64>,
+    mask: Robj,
     config_json: &str,
     device: &str,
+    init: Robj,
+    frame_json: &str,
     progress: Function,
 ) -> Robj {
     to_robj((|| -> Result<Robj> {
         let cfg = Config::from_json(config_json)?;
         let device = parse_device(device)?;
-        // Progress goes to R every `report_every` epochs; R answers FALSE to stop.
-        let mut on_epoch = |s: &EpochStats| {
-            if interrupted() {
-                return Control::Interrupt;
-            }
-            let args = pairlist!(
-                s.epoch as i32,
-                s.loss,
-                s.recon,
-                s.kl,
-                s.dp,
-                s.scale,
-                s.stress
-            );
-            match progress.call(args) {
-                Ok(v) if v.as_bool() == Some(false) => Control::Interrupt,
-                Ok(_) => Control::Continue,
-                Err(_) => Control::Interrupt,
+        let counts = optional_matrix(&counts)?;
+        let counts_view = match &counts {
+            Some(c) => Some(matrix_view(c)?),
+            None => None,
+        };
+        let inputs = Inputs {
+            x: matrix_view(&x)?,
+            counts: counts_view,
+            library: library.as_real_slice(),
+        };
+        let pairs = pair_set(&mask)?;
+        let mut on_epoch = progress_callback(&progress);
+        let out = match init.as_raw_slice() {
+            None => fit(
+                &inputs,
+                matrix_view(&coords)?,
+                &pairs,
+                &cfg,
+                device,
+                &mut on_epoch,
+            )?,
+            Some(weights) => {
+                let frame: Frame = serde_json::from_str(frame_json).map_err(|e| {
+                    DpvaeError::Model(format!("the stored coordinate frame is corrupt: {e}"))
+                })?;
+                finetune(
+                    &cfg,
+                    weights,
+                    &frame,
+                    &inputs,
+                    matrix_view(&coords)?,
+                    &pairs,
+                    device,
+                    &mut on_epoch,
+                )?
             }
         };
-        let out = fit(
-            matrix_view(&x)?,
-            matrix_view(&coords)?,
-            &cfg,
-            device,
-            &mut on_epoch,
-        )?;
-        let frame =
-            serde_json::to_string(&out.frame).map_err(|e| DpvaeError::Model(e.to_string()))?;
-        Ok(list!(
-            weights = Raw::from_bytes(&out.weights),
-            config = cfg.to_json(),
-            frame = frame,
-            history = history_list(&out.history),
-            epochs_run = out.epochs_run as i32,
-            best_epoch = out.best_epoch as i32,
-            interrupted = out.interrupted,
-            scale = out.scale,
-            prediction = prediction_list(&out.prediction)
-        )
-        .into())
+        fit_list(&cfg, &out)
     })())
 }
 
@@ -96,6 +182,8 @@ fn predict_impl(
     config_json: &str,
     frame_json: &str,
     x: RMatrix<f64>,
+    n_samples: i32,
+    seed: f64,
     device: &str,
 ) -> Robj {
     to_robj((|| -> Result<Robj> {
@@ -105,13 +193,49 @@ fn predict_impl(
             DpvaeError::Model(format!("the stored coordinate frame is corrupt: {e}"))
         })?;
         let device = parse_device(device)?;
-        let p = predict(&cfg, raw_bytes(&weights), &frame, matrix_view(&x)?, device)?;
+        let p = predict(
+            &cfg,
+            raw_bytes(&weights),
+            &frame,
+            matrix_view(&x)?,
+            n_samples.max(0) as usize,
+            seed as u64,
+            device,
+        )?;
         Ok(prediction_list(&p))
+    })())
+}
+
+/// Union of each cell's k nearest spatial neighbours, as a two-column 1-based pair matrix (i < j).
+/// @noRd
+#[extendr]
+fn knn_pairs_impl(coords: RMatrix<f64>, k: i32) -> Robj {
+    to_robj((|| -> Result<Robj> {
+        let view = matrix_view(&coords)?;
+        let k = usize::try_from(k).map_err(|_| DpvaeError::Input("`k` must be positive".into()))?;
+        let nn = crate::metrics::knn::knn_indices(view, k)?;
+        let mut pairs: Vec<(i32, i32)> = nn
+            .iter()
+            .enumerate()
+            .flat_map(|(a, row)| {
+                row.iter()
+                    .map(move |&b| (a.min(b) as i32 + 1, a.max(b) as i32 + 1))
+            })
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        let m = RMatrix::new_matrix(
+            pairs.len(),
+            2,
+            |r, c| if c == 0 { pairs[r].0 } else { pairs[r].1 },
+        );
+        Ok(m.into())
     })())
 }
 
 extendr_module! {
     mod vae_bindings;
+    fn knn_pairs_impl;
     fn fit_impl;
     fn predict_impl;
 }

@@ -23,11 +23,17 @@ pub fn save(vs: &nn::VarStore) -> Result<Vec<u8>> {
 
 /// Rebuild the network for `cfg` and load `bytes` into it.
 pub fn load(cfg: &Config, bytes: &[u8], device: Device) -> Result<(nn::VarStore, Dpvae)> {
+    let vs = nn::VarStore::new(device);
+    let model = Dpvae::new(&vs.root(), cfg);
+    load_into(&vs, bytes, device)?;
+    Ok((vs, model))
+}
+
+/// Copy stored weights into the variables of `vs` (same names, shapes and kinds).
+pub fn load_into(vs: &nn::VarStore, bytes: &[u8], device: Device) -> Result<()> {
     let payload = bytes.strip_prefix(MAGIC.as_slice()).ok_or_else(|| {
         DpvaeError::Model("the stored weights are not a dpvae model (bad header)".into())
     })?;
-    let vs = nn::VarStore::new(device);
-    let model = Dpvae::new(&vs.root(), cfg);
     let stored = Tensor::load_multi_from_stream_with_device(Cursor::new(payload), device)
         .map_err(|e| DpvaeError::Model(format!("the stored weights are corrupt: {e}")))?;
     let stored: HashMap<String, Tensor> = stored.into_iter().collect();
@@ -54,8 +60,7 @@ pub fn load(cfg: &Config, bytes: &[u8], device: Device) -> Result<(nn::VarStore,
             var.copy_(src);
         }
         Ok(())
-    })?;
-    Ok((vs, model))
+    })
 }
 
 fn mismatch(what: String) -> DpvaeError {

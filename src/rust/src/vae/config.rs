@@ -13,6 +13,18 @@ pub enum DpLoss {
     Absolute,
 }
 
+/// Observation model of the decoder.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Likelihood {
+    /// Unit-variance Gaussian on log-normalised, standardised expression (the paper's experiments).
+    Gaussian,
+    /// Negative binomial on raw counts with library-size offset and per-gene dispersion.
+    Nb,
+    /// Zero-inflated negative binomial (the paper's dp-scVI variant).
+    Zinb,
+}
+
 /// Everything that defines the architecture and the training run.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -27,7 +39,14 @@ pub struct Config {
     /// Weight of the distance-preserving term (0 = plain VAE).
     pub lambda: f64,
     pub dp_loss: DpLoss,
+    pub likelihood: Likelihood,
     pub epochs: usize,
+    /// Cells per minibatch; 0 = full batch.
+    pub batch_size: usize,
+    /// Fraction of the training cells held out to choose the best epoch (0 = use the training stress).
+    pub validation: f64,
+    /// At most this many cells enter the per-epoch stress (a fixed random subset).
+    pub monitor_cells: usize,
     pub lr: f64,
     /// Epochs trained without the dp term before the scale is initialised.
     pub warmup: usize,
@@ -54,7 +73,11 @@ impl Default for Config {
             beta: 1.0,
             lambda: 1.0,
             dp_loss: DpLoss::Squared,
+            likelihood: Likelihood::Gaussian,
             epochs: 1000,
+            batch_size: 0,
+            validation: 0.0,
+            monitor_cells: 2000,
             lr: 5e-3,
             warmup: 50,
             patience: 100,
@@ -106,6 +129,15 @@ impl Config {
         }
         if !self.lr.is_finite() || self.lr <= 0.0 {
             return bad(format!("`lr` must be a finite number > 0, not {}", self.lr));
+        }
+        if !(0.0..0.9).contains(&self.validation) {
+            return bad(format!(
+                "`validation` must be in [0, 0.9), not {}",
+                self.validation
+            ));
+        }
+        if self.monitor_cells < 3 {
+            return bad("`monitor_cells` must be at least 3".into());
         }
         if !self.grad_clip.is_finite() || self.grad_clip < 0.0 {
             return bad("`grad_clip` must be >= 0".into());

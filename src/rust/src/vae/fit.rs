@@ -3,9 +3,11 @@ use ndarray::{Array2, ArrayView2};
 use tch::{Device, Kind, Tensor};
 
 use super::checkpoint;
-use super::config::Config;
+use super::config::{Config, Likelihood};
 use super::frame::Frame;
-use super::train::{self, Control, EpochStats};
+use super::likelihood::Target;
+use super::pairs::PairSet;
+use super::train::{self, Control, EpochStats, Trained};
 use crate::error::{DpvaeError, Result};
 
 /// A fitted model's parts plus the reconstruction of its training cells.
@@ -17,6 +19,8 @@ pub struct FitOutput {
     pub best_epoch: usize,
     pub interrupted: bool,
     pub scale: f64,
+    /// Training cells held out to choose the epoch (0-based).
+    pub validation: Vec<usize>,
     pub prediction: Prediction,
 }
 
@@ -26,6 +30,19 @@ pub struct Prediction {
     pub logvar: Array2<f64>,
     /// In reference coordinates.
     pub coords: Array2<f64>,
+    /// Root mean squared distance of sampled positions to their mean, in reference units
+    /// (only when samples were drawn).
+    pub uncertainty: Option<Vec<f64>>,
+}
+
+/// Expression of the training cells.
+pub struct Inputs<'a> {
+    /// Cells × genes, log-normalised and standardised (encoder input, Gaussian target).
+    pub x: ArrayView2<'a, f64>,
+    /// Cells × genes raw counts of the same genes (NB/ZINB target).
+    pub counts: Option<ArrayView2<'a, f64>>,
+    /// Library size of each cell over all its genes (NB/ZINB offset).
+    pub library: Option<&'a [f64]>,
 }
 
 /// "cpu", "cuda" or "auto" (CUDA when libtorch sees a GPU).
@@ -69,37 +86,19 @@ fn check_finite(a: &ArrayView2<f64>, what: &str) -> Result<()> {
     Ok(())
 }
 
-/// Latent means → standardised coordinates (latent dim must equal the spatial dim for now).
-fn latent_to_std(mu: &Array2<f64>, scale: f64, dims: usize) -> Result<Array2<f64>> {
-    if mu.ncols() != dims {
-        return Err(DpvaeError::Input(format!(
-            "latent_dim ({}) must equal the number of spatial dimensions ({dims})",
-            mu.ncols()
-        )));
-    }
-    Ok(mu / scale)
-}
-
-/// Train on `x` (cells × genes, preprocessed) and `coords` (cells × 2 or 3).
-pub fn fit(
-    x: ArrayView2<f64>,
-    coords: ArrayView2<f64>,
-    cfg: &Config,
-    device: Device,
-    on_epoch: &mut dyn FnMut(&EpochStats) -> Control,
-) -> Result<FitOutput> {
+fn check_inputs(inp: &Inputs, coords: &ArrayView2<f64>, cfg: &Config) -> Result<()> {
     cfg.validate()?;
-    if x.ncols() != cfg.n_genes {
+    let n = inp.x.nrows();
+    if inp.x.ncols() != cfg.n_genes {
         return Err(DpvaeError::Input(format!(
             "expected {} genes, got {}",
             cfg.n_genes,
-            x.ncols()
+            inp.x.ncols()
         )));
     }
-    if x.nrows() != coords.nrows() {
+    if n != coords.nrows() {
         return Err(DpvaeError::Input(format!(
-            "expression has {} cells but coordinates have {} rows",
-            x.nrows(),
+            "expression has {n} cells but coordinates have {} rows",
             coords.nrows()
         )));
     }
@@ -109,25 +108,79 @@ pub fn fit(
             coords.ncols()
         )));
     }
-    if x.nrows() < 3 {
+    if n < 3 {
         return Err(DpvaeError::Input(format!(
-            "training needs at least 3 cells, got {}",
-            x.nrows()
+            "training needs at least 3 cells, got {n}"
         )));
     }
-    check_finite(&x, "the expression matrix")?;
-    check_finite(&coords, "the coordinates")?;
-    if cfg.num_threads > 0 {
-        tch::set_num_threads(cfg.num_threads as i32);
+    if cfg.latent_dim < coords.ncols() {
+        return Err(DpvaeError::Input(format!(
+            "latent_dim ({}) must be at least the number of spatial dimensions ({})",
+            cfg.latent_dim,
+            coords.ncols()
+        )));
     }
-    let mut frame = Frame::fit(coords)?;
-    let s = to_tensor(frame.standardise(coords).view());
-    let xt = to_tensor(x);
-    let trained = train::train(&xt, &s, cfg, device, on_epoch)?;
+    check_finite(&inp.x, "the expression matrix")?;
+    check_finite(coords, "the coordinates")?;
+    if cfg.likelihood != Likelihood::Gaussian {
+        let (counts, lib) = match (&inp.counts, inp.library) {
+            (Some(c), Some(l)) => (c, l),
+            _ => {
+                return Err(DpvaeError::Input(
+                    "the \"nb\" and \"zinb\" likelihoods need raw counts and library sizes".into(),
+                ))
+            }
+        };
+        if counts.dim() != inp.x.dim() || lib.len() != n {
+            return Err(DpvaeError::Input(
+                "counts and library sizes must match the expression matrix".into(),
+            ));
+        }
+        if counts
+            .iter()
+            .any(|&v| !v.is_finite() || v < 0.0 || v.fract() != 0.0)
+        {
+            return Err(DpvaeError::Input(
+                "the \"nb\" and \"zinb\" likelihoods need raw counts (non-negative integers); use \
+                 likelihood = \"gaussian\" for normalised data"
+                    .into(),
+            ));
+        }
+        if lib.iter().any(|&l| !l.is_finite() || l <= 0.0) {
+            return Err(DpvaeError::Input(
+                "every cell needs a positive library size (remove empty cells)".into(),
+            ));
+        }
+    }
+    Ok(())
+}
+
+fn target(inp: &Inputs) -> Target {
+    Target {
+        x: to_tensor(inp.x),
+        counts: inp.counts.map(to_tensor),
+        log_lib: inp.library.map(|l| {
+            let v: Vec<f32> = l.iter().map(|&x| x.ln() as f32).collect();
+            Tensor::from_slice(&v).reshape([l.len() as i64, 1])
+        }),
+    }
+}
+
+fn finish(
+    trained: Trained,
+    mut frame: Frame,
+    xt: &Tensor,
+    coords: ArrayView2<f64>,
+    device: Device,
+    refit: bool,
+) -> Result<FitOutput> {
     let scale = trained.model.scale().double_value(&[]);
     let (mu, logvar) = tch::no_grad(|| trained.model.encode(&xt.to_device(device)));
     let latent = to_array(&mu)?;
-    let std_pred = latent_to_std(&latent, scale, coords.ncols())?;
+    if refit {
+        frame.fit_projection(latent.view())?;
+    }
+    let std_pred = frame.latent_to_std(latent.view(), scale)?;
     frame.fit_alignment(std_pred.view(), coords)?;
     let coords_out = frame.to_reference(std_pred.view())?;
     Ok(FitOutput {
@@ -138,20 +191,75 @@ pub fn fit(
         best_epoch: trained.best_epoch,
         interrupted: trained.interrupted,
         scale,
+        validation: trained.validation,
         prediction: Prediction {
             latent,
             logvar: to_array(&logvar)?,
             coords: coords_out,
+            uncertainty: None,
         },
     })
 }
 
-/// Encode new cells with a stored model and place them in the reference frame.
+/// Train on the cells of `inp` with coordinates `coords` (cells × 2 or 3) and the pair mask.
+pub fn fit(
+    inp: &Inputs,
+    coords: ArrayView2<f64>,
+    pairs: &PairSet,
+    cfg: &Config,
+    device: Device,
+    on_epoch: &mut dyn FnMut(&EpochStats) -> Control,
+) -> Result<FitOutput> {
+    check_inputs(inp, &coords, cfg)?;
+    if cfg.num_threads > 0 {
+        tch::set_num_threads(cfg.num_threads as i32);
+    }
+    let frame = Frame::fit(coords)?;
+    let s = to_tensor(frame.standardise(coords).view());
+    let tgt = target(inp);
+    let trained = train::train(&tgt, &s, pairs, cfg, device, None, on_epoch)?;
+    finish(trained, frame, &tgt.x, coords, device, true)
+}
+
+/// Continue training a stored model on new cells (e.g. a few cells of another section with
+/// known coordinates, in the reference's units), then re-fit the alignment on them.
+#[allow(clippy::too_many_arguments)]
+pub fn finetune(
+    cfg: &Config,
+    weights: &[u8],
+    frame: &Frame,
+    inp: &Inputs,
+    coords: ArrayView2<f64>,
+    pairs: &PairSet,
+    device: Device,
+    on_epoch: &mut dyn FnMut(&EpochStats) -> Control,
+) -> Result<FitOutput> {
+    check_inputs(inp, &coords, cfg)?;
+    if coords.ncols() != frame.centre.len() {
+        return Err(DpvaeError::Input(format!(
+            "the model was trained on {}-D coordinates, these have {}",
+            frame.centre.len(),
+            coords.ncols()
+        )));
+    }
+    if cfg.num_threads > 0 {
+        tch::set_num_threads(cfg.num_threads as i32);
+    }
+    let s = to_tensor(frame.standardise(coords).view());
+    let tgt = target(inp);
+    let trained = train::train(&tgt, &s, pairs, cfg, device, Some(weights), on_epoch)?;
+    finish(trained, frame.clone(), &tgt.x, coords, device, false)
+}
+
+/// Encode new cells with a stored model and place them in the reference frame; with
+/// `n_samples > 0`, also draw that many latent samples per cell and report their spread.
 pub fn predict(
     cfg: &Config,
     weights: &[u8],
     frame: &Frame,
     x: ArrayView2<f64>,
+    n_samples: usize,
+    seed: u64,
     device: Device,
 ) -> Result<Prediction> {
     if x.ncols() != cfg.n_genes {
@@ -166,12 +274,32 @@ pub fn predict(
     let scale = model.scale().double_value(&[]);
     let (mu, logvar) = tch::no_grad(|| model.encode(&to_tensor(x).to_device(device)));
     let latent = to_array(&mu)?;
-    let std_pred = latent_to_std(&latent, scale, frame.centre.len())?;
-    let coords = frame.to_reference(std_pred.view())?;
+    let coords = frame.to_reference(frame.latent_to_std(latent.view(), scale)?.view())?;
+    let uncertainty = if n_samples > 0 {
+        tch::manual_seed(seed as i64);
+        let sd = (&logvar * 0.5).exp();
+        let mut sq = vec![0.0; x.nrows()];
+        for _ in 0..n_samples {
+            let z = tch::no_grad(|| &mu + Tensor::randn_like(&mu) * &sd);
+            let pos =
+                frame.to_reference(frame.latent_to_std(to_array(&z)?.view(), scale)?.view())?;
+            for (acc, (a, b)) in sq.iter_mut().zip(pos.outer_iter().zip(coords.outer_iter())) {
+                *acc += (&a - &b).iter().map(|v| v * v).sum::<f64>();
+            }
+        }
+        Some(
+            sq.into_iter()
+                .map(|v| (v / n_samples as f64).sqrt())
+                .collect(),
+        )
+    } else {
+        None
+    };
     Ok(Prediction {
         latent,
         logvar: to_array(&logvar)?,
         coords,
+        uncertainty,
     })
 }
 
@@ -200,6 +328,25 @@ mod tests {
         (x, coords)
     }
 
+    fn inputs(x: &Array2<f64>) -> Inputs<'_> {
+        Inputs {
+            x: x.view(),
+            counts: None,
+            library: None,
+        }
+    }
+
+    fn run(x: &Array2<f64>, s: &Array2<f64>, c: &Config) -> Result<FitOutput> {
+        fit(
+            &inputs(x),
+            s.view(),
+            &PairSet::All,
+            c,
+            Device::Cpu,
+            &mut |_| Control::Continue,
+        )
+    }
+
     fn cfg(lambda: f64) -> Config {
         Config {
             n_genes: 12,
@@ -216,14 +363,8 @@ mod tests {
     #[test]
     fn dp_vae_fits_training_cells_and_beats_plain_vae() {
         let (x, s) = toy(60);
-        let dp = fit(x.view(), s.view(), &cfg(1.0), Device::Cpu, &mut |_| {
-            Control::Continue
-        })
-        .unwrap();
-        let vae = fit(x.view(), s.view(), &cfg(0.0), Device::Cpu, &mut |_| {
-            Control::Continue
-        })
-        .unwrap();
+        let dp = run(&x, &s, &cfg(1.0)).unwrap();
+        let vae = run(&x, &s, &cfg(0.0)).unwrap();
         let e_dp = procrustes(s.view(), dp.prediction.coords.view())
             .unwrap()
             .disparity;
@@ -241,16 +382,10 @@ mod tests {
             epochs: 40,
             ..cfg(1.0)
         };
-        let a = fit(x.view(), s.view(), &c, Device::Cpu, &mut |_| {
-            Control::Continue
-        })
-        .unwrap();
-        let b = fit(x.view(), s.view(), &c, Device::Cpu, &mut |_| {
-            Control::Continue
-        })
-        .unwrap();
+        let a = run(&x, &s, &c).unwrap();
+        let b = run(&x, &s, &c).unwrap();
         assert_eq!(a.prediction.coords, b.prediction.coords);
-        let p = predict(&c, &a.weights, &a.frame, x.view(), Device::Cpu).unwrap();
+        let p = predict(&c, &a.weights, &a.frame, x.view(), 0, 1, Device::Cpu).unwrap();
         assert_eq!(p.coords, a.prediction.coords);
     }
 
@@ -261,32 +396,29 @@ mod tests {
             report_every: 1,
             ..cfg(1.0)
         };
-        let out = fit(x.view(), s.view(), &c, Device::Cpu, &mut |st| {
-            if st.epoch >= 5 {
-                Control::Interrupt
-            } else {
-                Control::Continue
-            }
-        })
+        let out = fit(
+            &inputs(&x),
+            s.view(),
+            &PairSet::All,
+            &c,
+            Device::Cpu,
+            &mut |st| {
+                if st.epoch >= 5 {
+                    Control::Interrupt
+                } else {
+                    Control::Continue
+                }
+            },
+        )
         .unwrap();
         assert!(out.interrupted);
         assert_eq!(out.epochs_run, 5);
         let mut bad = x.clone();
         bad[[2, 3]] = f64::NAN;
-        assert!(matches!(
-            fit(bad.view(), s.view(), &c, Device::Cpu, &mut |_| {
-                Control::Continue
-            }),
-            Err(DpvaeError::Input(_))
-        ));
+        assert!(matches!(run(&bad, &s, &c), Err(DpvaeError::Input(_))));
         let two = s.slice(ndarray::s![0..2, ..]).to_owned();
         let x2 = x.slice(ndarray::s![0..2, ..]).to_owned();
-        assert!(matches!(
-            fit(x2.view(), two.view(), &c, Device::Cpu, &mut |_| {
-                Control::Continue
-            }),
-            Err(DpvaeError::Input(_))
-        ));
+        assert!(matches!(run(&x2, &two, &c), Err(DpvaeError::Input(_))));
     }
 
     #[test]
@@ -298,9 +430,187 @@ mod tests {
             epochs: 50,
             ..cfg(1.0)
         };
-        let r = fit(x.view(), s.view(), &c, Device::Cpu, &mut |_| {
-            Control::Continue
-        });
+        let r = run(&x, &s, &c);
         assert!(matches!(r, Err(DpvaeError::Training(_))), "{:?}", r.err());
+    }
+
+    #[test]
+    fn minibatch_and_full_batch_agree_on_small_data() {
+        let (x, s) = toy(60);
+        let full = run(&x, &s, &cfg(1.0)).unwrap();
+        let mini = run(
+            &x,
+            &s,
+            &Config {
+                batch_size: 20,
+                ..cfg(1.0)
+            },
+        )
+        .unwrap();
+        let e_full = procrustes(s.view(), full.prediction.coords.view())
+            .unwrap()
+            .disparity;
+        let e_mini = procrustes(s.view(), mini.prediction.coords.view())
+            .unwrap()
+            .disparity;
+        assert!(
+            e_mini < 0.2 && (e_full - e_mini).abs() < 0.15,
+            "full {e_full} mini {e_mini}"
+        );
+    }
+
+    #[test]
+    fn masks_train_and_explicit_pairs_work_in_minibatches() {
+        let (x, s) = toy(60);
+        // spatial 4-NN pairs, built by brute force
+        let (mut pi, mut pj) = (Vec::new(), Vec::new());
+        for a in 0..60 {
+            let mut d: Vec<(f64, usize)> = (0..60)
+                .filter(|&b| b != a)
+                .map(|b| ((s[[a, 0]] - s[[b, 0]]).hypot(s[[a, 1]] - s[[b, 1]]), b))
+                .collect();
+            d.sort_by(|p, q| p.0.total_cmp(&q.0));
+            for &(_, b) in &d[..4] {
+                pi.push(a.min(b) as i64);
+                pj.push(a.max(b) as i64);
+            }
+        }
+        let knn = PairSet::Explicit { i: pi, j: pj };
+        for c in [
+            cfg(1.0),
+            Config {
+                batch_size: 16,
+                ..cfg(1.0)
+            },
+        ] {
+            let out = fit(&inputs(&x), s.view(), &knn, &c, Device::Cpu, &mut |_| {
+                Control::Continue
+            })
+            .unwrap();
+            let e = procrustes(s.view(), out.prediction.coords.view())
+                .unwrap()
+                .disparity;
+            assert!(e < 0.5, "kNN-masked fit error {e}");
+            assert!(out.history.iter().skip(c.warmup).all(|h| h.dp > 0.0));
+        }
+        let groups = PairSet::Groups((0..60).map(|i| (i % 2) as i64).collect());
+        let out = fit(
+            &inputs(&x),
+            s.view(),
+            &groups,
+            &cfg(1.0),
+            Device::Cpu,
+            &mut |_| Control::Continue,
+        )
+        .unwrap();
+        assert!(out.history.last().unwrap().dp.is_finite());
+    }
+
+    #[test]
+    fn count_likelihoods_lower_their_loss() {
+        let (x, s) = toy(40);
+        let counts = x.mapv(|v| ((v + 1.0) * 5.0).round());
+        let lib: Vec<f64> = counts.outer_iter().map(|r| r.sum() + 10.0).collect();
+        for lik in [Likelihood::Nb, Likelihood::Zinb] {
+            let c = Config {
+                likelihood: lik,
+                epochs: 120,
+                ..cfg(1.0)
+            };
+            let inp = Inputs {
+                x: x.view(),
+                counts: Some(counts.view()),
+                library: Some(&lib),
+            };
+            let out = fit(&inp, s.view(), &PairSet::All, &c, Device::Cpu, &mut |_| {
+                Control::Continue
+            })
+            .unwrap();
+            let first = out.history.first().unwrap().recon;
+            let last = out.history.last().unwrap().recon;
+            assert!(last < first, "{lik:?}: recon {first} -> {last}");
+            let p = predict(&c, &out.weights, &out.frame, x.view(), 0, 1, Device::Cpu).unwrap();
+            assert_eq!(p.coords, out.prediction.coords);
+        }
+        let bad = counts.mapv(|v| v + 0.5);
+        let inp = Inputs {
+            x: x.view(),
+            counts: Some(bad.view()),
+            library: Some(&lib),
+        };
+        let c = Config {
+            likelihood: Likelihood::Nb,
+            ..cfg(1.0)
+        };
+        assert!(matches!(
+            fit(&inp, s.view(), &PairSet::All, &c, Device::Cpu, &mut |_| {
+                Control::Continue
+            }),
+            Err(DpvaeError::Input(_))
+        ));
+    }
+
+    #[test]
+    fn wider_latent_is_projected_and_uncertainty_is_reported() {
+        let (x, s) = toy(50);
+        let c = Config {
+            latent_dim: 4,
+            ..cfg(1.0)
+        };
+        let out = run(&x, &s, &c).unwrap();
+        assert_eq!(out.prediction.latent.ncols(), 4);
+        let e = procrustes(s.view(), out.prediction.coords.view())
+            .unwrap()
+            .disparity;
+        assert!(e < 0.3, "{e}");
+        let p = predict(&c, &out.weights, &out.frame, x.view(), 20, 3, Device::Cpu).unwrap();
+        assert_eq!(p.coords, out.prediction.coords);
+        let u = p.uncertainty.unwrap();
+        assert!(u.iter().all(|v| v.is_finite() && *v > 0.0));
+    }
+
+    #[test]
+    fn validation_cells_are_held_out_and_finetuning_continues_training() {
+        let (x, s) = toy(60);
+        let c = Config {
+            validation: 0.2,
+            ..cfg(1.0)
+        };
+        let out = run(&x, &s, &c).unwrap();
+        assert_eq!(out.validation.len(), 12);
+        assert!(out
+            .history
+            .iter()
+            .skip(c.warmup)
+            .all(|h| h.stress.is_finite()));
+        // fine-tune on the second half only, starting from the model
+        let half = x.slice(ndarray::s![30.., ..]).to_owned();
+        let shalf = s.slice(ndarray::s![30.., ..]).to_owned();
+        let ft_cfg = Config {
+            epochs: 30,
+            warmup: 0,
+            validation: 0.0,
+            ..c.clone()
+        };
+        let ft = finetune(
+            &ft_cfg,
+            &out.weights,
+            &out.frame,
+            &inputs(&half),
+            shalf.view(),
+            &PairSet::All,
+            Device::Cpu,
+            &mut |_| Control::Continue,
+        )
+        .unwrap();
+        assert_eq!(ft.epochs_run, 30);
+        assert!(
+            (ft.history[0].scale - out.scale).abs() / out.scale < 0.2,
+            "scale kept"
+        );
+        let e = procrustes(shalf.view(), ft.prediction.coords.view())
+            .unwrap()
+            .disparity;
+        assert!(e < 0.3, "{e}");
     }
 }

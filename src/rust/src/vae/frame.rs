@@ -15,6 +15,17 @@ pub struct Frame {
     pub unit: f64,
     /// Latent/c (standardised units) → reference coordinates.
     pub align: Option<Similarity>,
+    /// Latent wider than the coordinates: principal axes of the training cells' latent means
+    /// (classical MDS of Euclidean latent distances), applied to every later cell too.
+    #[serde(default)]
+    pub projection: Option<Projection>,
+}
+
+/// Centre and top principal axes (latent_dim × spatial dims, row-major) of the training latent.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Projection {
+    pub mean: Vec<f64>,
+    pub axes: Vec<f64>,
 }
 
 impl Frame {
@@ -35,7 +46,55 @@ impl Frame {
             centre: centre.to_vec(),
             unit,
             align: None,
+            projection: None,
         })
+    }
+
+    /// Fit the projection of a wider latent onto its top `dims` principal axes.
+    pub fn fit_projection(&mut self, mu: ArrayView2<f64>) -> Result<()> {
+        let dims = self.centre.len();
+        if mu.ncols() <= dims {
+            self.projection = None;
+            return Ok(());
+        }
+        let mean = mu
+            .mean_axis(Axis(0))
+            .ok_or_else(|| DpvaeError::Input("no cells".into()))?;
+        let c = &mu - &mean;
+        let cov = c.t().dot(&c);
+        let m = nalgebra::DMatrix::from_fn(cov.nrows(), cov.ncols(), |i, j| cov[[i, j]]);
+        let eig = m.symmetric_eigen();
+        let mut order: Vec<usize> = (0..eig.eigenvalues.len()).collect();
+        order.sort_by(|&a, &b| eig.eigenvalues[b].total_cmp(&eig.eigenvalues[a]));
+        let l = mu.ncols();
+        let axes = (0..l)
+            .flat_map(|r| order[..dims].iter().map(move |&k| (r, k)))
+            .map(|(r, k)| eig.eigenvectors[(r, k)]);
+        self.projection = Some(Projection {
+            mean: mean.to_vec(),
+            axes: axes.collect(),
+        });
+        Ok(())
+    }
+
+    /// Latent means → standardised coordinates: mu / c, projected first when the latent is wider.
+    pub fn latent_to_std(&self, mu: ArrayView2<f64>, scale: f64) -> Result<Array2<f64>> {
+        let dims = self.centre.len();
+        match &self.projection {
+            None if mu.ncols() == dims => Ok(&mu / scale),
+            None => Err(DpvaeError::Model(format!(
+                "the latent has {} dimensions but the coordinates {dims} and no projection is stored",
+                mu.ncols()
+            ))),
+            Some(p) => {
+                let l = mu.ncols();
+                if p.mean.len() != l || p.axes.len() != l * dims {
+                    return Err(DpvaeError::Model("the stored latent projection does not fit the model".into()));
+                }
+                let axes = Array2::from_shape_vec((l, dims), p.axes.clone()).map_err(|e| DpvaeError::Model(e.to_string()))?;
+                Ok((&mu - &Array1::from(p.mean.clone())).dot(&axes) / scale)
+            }
+        }
     }
 
     pub fn standardise(&self, coords: ArrayView2<f64>) -> Array2<f64> {

@@ -3,13 +3,6 @@ use tch::{Kind, Tensor};
 
 use super::config::DpLoss;
 
-/// Unit-variance Gaussian negative log-likelihood without constants: squared error, summed
-/// over genes and averaged over cells, then divided by the number of genes so that the
-/// weights `alpha`, `beta`, `lambda` mean the same whatever the gene count.
-pub fn gaussian_recon(x_hat: &Tensor, x: &Tensor) -> Tensor {
-    (x_hat - x).square().mean(Kind::Float)
-}
-
 /// KL(N(mu, exp(logvar)) ‖ N(0, I)) summed over latent dims, averaged over cells, divided by
 /// the gene count (same normalisation as the reconstruction term).
 pub fn kl_divergence(mu: &Tensor, logvar: &Tensor, n_genes: usize) -> Tensor {
@@ -23,9 +16,10 @@ pub fn pairwise_distances(z: &Tensor) -> Tensor {
     z.pdist(2.0)
 }
 
-/// Mean over pairs of f(‖z_i − z_j‖ − c‖s_i − s_j‖), with `ds` the condensed spatial distances.
-pub fn distance_preserving(z: &Tensor, ds: &Tensor, c: &Tensor, kind: DpLoss) -> Tensor {
-    let diff = pairwise_distances(z) - c * ds;
+/// Mean over pairs of f(‖z_i − z_j‖ − c‖s_i − s_j‖), given the paired latent distances `dz`
+/// and spatial distances `ds`.
+pub fn distance_preserving(dz: &Tensor, ds: &Tensor, c: &Tensor, kind: DpLoss) -> Tensor {
+    let diff = dz - c * ds;
     match kind {
         DpLoss::Squared => diff.square().mean(Kind::Float),
         DpLoss::Absolute => diff.abs().mean(Kind::Float),
@@ -53,7 +47,7 @@ mod tests {
         let x = t(&[1.0, 2.0, 3.0, 4.0], 2, 2);
         let xh = t(&[1.0, 0.0, 3.0, 1.0], 2, 2);
         // errors 0, 4, 0, 9 -> mean 13/4
-        assert!((gaussian_recon(&xh, &x).double_value(&[]) - 3.25).abs() < 1e-6);
+        assert!((crate::vae::likelihood::gaussian(&xh, &x).double_value(&[]) - 3.25).abs() < 1e-6);
     }
 
     #[test]
@@ -84,10 +78,17 @@ mod tests {
         let sq = d.iter().map(|v| v * v).sum::<f64>() / 3.0;
         let ab = d.iter().map(|v| v.abs()).sum::<f64>() / 3.0;
         assert!(
-            (distance_preserving(&z, &ds, &c, DpLoss::Squared).double_value(&[]) - sq).abs() < 1e-5
+            (distance_preserving(&pairwise_distances(&z), &ds, &c, DpLoss::Squared)
+                .double_value(&[])
+                - sq)
+                .abs()
+                < 1e-5
         );
         assert!(
-            (distance_preserving(&z, &ds, &c, DpLoss::Absolute).double_value(&[]) - ab).abs()
+            (distance_preserving(&pairwise_distances(&z), &ds, &c, DpLoss::Absolute)
+                .double_value(&[])
+                - ab)
+                .abs()
                 < 1e-5
         );
     }
@@ -98,7 +99,11 @@ mod tests {
         let z = &s * 3.0;
         let ds = pairwise_distances(&s);
         let c = Tensor::from(3.0f32);
-        assert!(distance_preserving(&z, &ds, &c, DpLoss::Squared).double_value(&[]) < 1e-10);
+        assert!(
+            distance_preserving(&pairwise_distances(&z), &ds, &c, DpLoss::Squared)
+                .double_value(&[])
+                < 1e-10
+        );
         assert!(stress(&z, &ds, 3.0) < 1e-6);
         assert!((stress(&(&s * 0.0), &ds, 3.0) - 1.0).abs() < 1e-6);
     }

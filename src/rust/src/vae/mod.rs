@@ -1,8 +1,11 @@
-//! The dp-VAE: network, losses, training, persistence and the coordinate frame.
+//! The dp-VAE: network, likelihoods, losses, pair masks, training, persistence and the
+//! coordinate frame.
 pub mod checkpoint;
 pub mod config;
 pub mod fit;
 pub mod frame;
+pub mod likelihood;
 pub mod loss;
 pub mod model;
+pub mod pairs;
 pub mod train;

@@ -1,27 +1,41 @@
 //! The dp-VAE network: one-hidden-layer MLP encoder and decoder plus a learned log-scale.
 use tch::{nn, nn::Module, Tensor};
 
-use super::config::Config;
+use super::config::{Config, Likelihood};
 
 /// Bounds of the learned scale c, as in the reference implementation.
 pub const SCALE_MIN: f64 = 1e-3;
 pub const SCALE_MAX: f64 = 1e3;
 
-/// Encoder q(z|x) = N(mu, diag(exp(logvar))) and decoder mean p(x|z).
+/// Encoder q(z|x) = N(mu, diag(exp(logvar))) and a decoder for the chosen likelihood.
 #[derive(Debug)]
 pub struct Dpvae {
     enc: nn::Linear,
     enc_mu: nn::Linear,
     enc_logvar: nn::Linear,
     dec: nn::Linear,
+    /// Gaussian: the mean; NB/ZINB: logits of each gene's share of the library.
     dec_out: nn::Linear,
+    /// ZINB only: logits of the dropout probability.
+    dec_dropout: Option<nn::Linear>,
+    /// NB/ZINB only: per-gene log inverse dispersion.
+    log_theta: Option<Tensor>,
     /// log c; c maps spatial distances onto latent distances.
     pub log_scale: Tensor,
+    pub likelihood: Likelihood,
+}
+
+/// Decoder output, in the likelihood's parameters.
+pub struct Decoded {
+    /// Gaussian mean, or NB/ZINB log of each gene's share of the library (log-softmax).
+    pub out: Tensor,
+    pub dropout_logits: Option<Tensor>,
+    pub log_theta: Option<Tensor>,
 }
 
 /// One forward pass, kept together for the loss.
 pub struct Forward {
-    pub x_hat: Tensor,
+    pub decoded: Decoded,
     pub mu: Tensor,
     pub logvar: Tensor,
 }
@@ -33,18 +47,23 @@ impl Dpvae {
         let h = cfg.hidden as i64;
         let l = cfg.latent_dim as i64;
         let lc = Default::default();
+        let counts = cfg.likelihood != Likelihood::Gaussian;
         Dpvae {
             enc: nn::linear(p / "enc", g, h, lc),
             enc_mu: nn::linear(p / "enc_mu", h, l, lc),
             enc_logvar: nn::linear(p / "enc_logvar", h, l, lc),
             dec: nn::linear(p / "dec", l, h, lc),
             dec_out: nn::linear(p / "dec_out", h, g, lc),
+            dec_dropout: (cfg.likelihood == Likelihood::Zinb)
+                .then(|| nn::linear(p / "dec_dropout", h, g, lc)),
+            log_theta: counts.then(|| p.zeros("log_theta", &[g])),
             // A fixed scale is a constant, not a parameter the optimiser moves.
             log_scale: if cfg.scale.is_some() {
                 p.zeros_no_train("log_scale", &[])
             } else {
                 p.zeros("log_scale", &[])
             },
+            likelihood: cfg.likelihood,
         }
     }
 
@@ -57,8 +76,18 @@ impl Dpvae {
         )
     }
 
-    pub fn decode(&self, z: &Tensor) -> Tensor {
-        self.dec_out.forward(&self.dec.forward(z).relu())
+    pub fn decode(&self, z: &Tensor) -> Decoded {
+        let h = self.dec.forward(z).relu();
+        let raw = self.dec_out.forward(&h);
+        let out = match self.likelihood {
+            Likelihood::Gaussian => raw,
+            Likelihood::Nb | Likelihood::Zinb => raw.log_softmax(-1, tch::Kind::Float),
+        };
+        Decoded {
+            out,
+            dropout_logits: self.dec_dropout.as_ref().map(|d| d.forward(&h)),
+            log_theta: self.log_theta.as_ref().map(|t| t.clamp(-10.0, 10.0)),
+        }
     }
 
     /// Encoder, reparameterised sample, decoder.
@@ -66,7 +95,7 @@ impl Dpvae {
         let (mu, logvar) = self.encode(x);
         let z = &mu + Tensor::randn_like(&mu) * (&logvar * 0.5).exp();
         Forward {
-            x_hat: self.decode(&z),
+            decoded: self.decode(&z),
             mu,
             logvar,
         }

@@ -1,13 +1,16 @@
-//! Full-batch training loop: warm-up without the dp term, scale initialisation, early
-//! stopping on the training stress, best-state restore, NaN detection.
+//! The training loop: warm-up without the dp term, scale initialisation, full batch or
+//! minibatches, early stopping on the stress of validation (or training) cells, best-state
+//! restore, NaN detection.
 use std::collections::HashMap;
 use std::sync::Mutex;
 
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
 use super::config::Config;
-use super::loss;
+use super::likelihood::{reconstruction, Target};
+use super::loss::{self, distance_preserving as penalty};
 use super::model::{Dpvae, SCALE_MAX, SCALE_MIN};
+use super::pairs::{batch_distances, group_members, pair_tensors, PairSet};
 use crate::error::{DpvaeError, Result};
 
 static RNG_LOCK: Mutex<()> = Mutex::new(());
@@ -21,7 +24,8 @@ pub struct EpochStats {
     pub kl: f64,
     pub dp: f64,
     pub scale: f64,
-    /// Normalised stress of the training cells (NaN during warm-up).
+    /// Normalised stress of the monitored cells (NaN during warm-up): validation cells when
+    /// there are any, else (a subset of) the training cells.
     pub stress: f64,
 }
 
@@ -41,34 +45,208 @@ pub struct Trained {
     pub epochs_run: usize,
     pub best_epoch: usize,
     pub interrupted: bool,
+    /// Cells held out for model selection (indices into the training data).
+    pub validation: Vec<usize>,
 }
 
-/// Train on `x` (cells × genes, preprocessed) against `s` (cells × d, standardised).
+/// Cells whose stress is tracked, with the spatial distances of the pairs that count: all
+/// pairs, pairs within each group, or the mask's own pairs among these cells (a kNN mask only
+/// constrains local distances, so global stress would not reflect what it trains).
+struct Monitor {
+    idx: Tensor,
+    pairs: MonitorPairs,
+    ds: Tensor,
+}
+
+enum MonitorPairs {
+    All,
+    Groups(Vec<Tensor>),
+    Edges(Tensor, Tensor),
+}
+
+impl Monitor {
+    /// `rows` index cells of `s`, which has `n_rows` rows; `pairs` is the mask on those rows.
+    fn new(rows: Vec<i64>, s: &Tensor, pairs: &PairSet, n_rows: usize, device: Device) -> Monitor {
+        let idx = Tensor::from_slice(&rows).to_device(device);
+        let sm = s.index_select(0, &idx);
+        let kept: Vec<usize> = rows.iter().map(|&r| r as usize).collect();
+        let mp = match pairs {
+            PairSet::Groups(labels) => MonitorPairs::Groups(
+                group_members(labels, &rows)
+                    .into_iter()
+                    .map(|m| Tensor::from_slice(&m).to_device(device))
+                    .collect(),
+            ),
+            PairSet::Explicit { .. } => match pairs.subset(&kept, n_rows) {
+                PairSet::Explicit { i, j } if i.len() >= 3 => {
+                    let (ti, tj) = pair_tensors(&i, &j, device);
+                    MonitorPairs::Edges(ti, tj)
+                }
+                _ => MonitorPairs::All,
+            },
+            PairSet::All => MonitorPairs::All,
+        };
+        let mut m = Monitor {
+            idx,
+            pairs: mp,
+            ds: Tensor::zeros([1], (Kind::Float, device)),
+        };
+        m.ds = m.distances(&sm);
+        m
+    }
+
+    fn distances(&self, x: &Tensor) -> Tensor {
+        match &self.pairs {
+            MonitorPairs::All => x.pdist(2.0),
+            MonitorPairs::Groups(g) => Tensor::cat(
+                &g.iter()
+                    .map(|i| x.index_select(0, i).pdist(2.0))
+                    .collect::<Vec<_>>(),
+                0,
+            ),
+            MonitorPairs::Edges(i, j) => {
+                (x.index_select(0, i) - x.index_select(0, j)).norm_scalaropt_dim(2.0, [-1], false)
+            }
+        }
+    }
+
+    fn latent_distances(&self, mu: &Tensor) -> Tensor {
+        self.distances(mu)
+    }
+
+    fn stress(&self, model: &Dpvae, x: &Tensor, c: f64) -> f64 {
+        tch::no_grad(|| {
+            let (mu, _) = model.encode(&x.index_select(0, &self.idx));
+            let dz = self.latent_distances(&mu) / c;
+            let num = (dz - &self.ds).square().sum(Kind::Double);
+            let den = self.ds.square().sum(Kind::Double) + 1e-12;
+            (num / den).sqrt().double_value(&[])
+        })
+    }
+
+    /// c = median(‖mu_i − mu_j‖ / ‖s_i − s_j‖) over the monitored pairs.
+    fn median_ratio(&self, model: &Dpvae, x: &Tensor) -> f64 {
+        tch::no_grad(|| {
+            let (mu, _) = model.encode(&x.index_select(0, &self.idx));
+            let dz = self.latent_distances(&mu);
+            let ok = self.ds.gt(0.0);
+            let r = dz.masked_select(&ok) / self.ds.masked_select(&ok);
+            if r.numel() == 0 {
+                1.0
+            } else {
+                r.to_kind(Kind::Double).median().double_value(&[])
+            }
+        })
+    }
+}
+
+/// A random order of `0..n` from libtorch's (seeded) generator.
+fn permutation(n: usize) -> Vec<i64> {
+    Vec::<i64>::try_from(Tensor::randperm(n as i64, (Kind::Int64, Device::Cpu)))
+        .unwrap_or_else(|_| (0..n as i64).collect())
+}
+
+/// Train on `target` (cells × genes) against `s` (cells × d, standardised) with the pair mask.
 pub fn train(
-    x: &Tensor,
+    target: &Target,
     s: &Tensor,
+    pairs: &PairSet,
     cfg: &Config,
     device: Device,
+    init: Option<&[u8]>,
     on_epoch: &mut dyn FnMut(&EpochStats) -> Control,
 ) -> Result<Trained> {
-    let n = x.size()[0];
-    if n < 3 {
+    let n_all = target.x.size()[0] as usize;
+    if n_all < 3 {
         return Err(DpvaeError::Input(format!(
-            "training needs at least 3 cells with coordinates, got {n}"
+            "training needs at least 3 cells with coordinates, got {n_all}"
         )));
     }
+    pairs.validate(n_all)?;
     // libtorch's generator is global: one fit at a time keeps a seed reproducible.
     let _guard = RNG_LOCK
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
     tch::manual_seed(cfg.seed as i64);
+
+    // Validation split: held-out cells choose the epoch; they never enter the gradient.
+    let n_val = if cfg.validation > 0.0 {
+        ((n_all as f64) * cfg.validation).round() as usize
+    } else {
+        0
+    };
+    let n_val = if n_val >= 3 && n_all - n_val >= 3 {
+        n_val
+    } else {
+        0
+    };
+    let order = permutation(n_all);
+    let (mut val, mut fit_rows): (Vec<usize>, Vec<usize>) = (
+        order[..n_val].iter().map(|&v| v as usize).collect(),
+        order[n_val..].iter().map(|&v| v as usize).collect(),
+    );
+    val.sort_unstable();
+    fit_rows.sort_unstable();
+    let fit_idx = Tensor::from_slice(&fit_rows.iter().map(|&v| v as i64).collect::<Vec<_>>());
+    let tgt = target.rows(&fit_idx);
+    let tgt = Target {
+        x: tgt.x.to_device(device),
+        counts: tgt.counts.map(|c| c.to_device(device)),
+        log_lib: tgt.log_lib.map(|l| l.to_device(device)),
+    };
+    let s_fit = s.index_select(0, &fit_idx).to_device(device);
+    let pairs_fit = pairs.subset(&fit_rows, n_all);
+    pairs_fit.validate(fit_rows.len())?;
+    let n = fit_rows.len();
+
     let vs = nn::VarStore::new(device);
     let model = Dpvae::new(&vs.root(), cfg);
+    // Fine-tuning starts from stored weights and keeps their learned scale.
+    if let Some(bytes) = init {
+        super::checkpoint::load_into(&vs, bytes, device)?;
+    }
     let mut opt = nn::Adam::default().build(&vs, cfg.lr)?;
-    let x = x.to_device(device);
-    let s = s.to_device(device);
-    let ds = loss::pairwise_distances(&s);
     let use_dp = cfg.lambda > 0.0;
+    let full = cfg.batch_size == 0 || cfg.batch_size >= n;
+
+    // Scale initialisation always looks at training cells; the stopping rule at validation cells.
+    let cap = cfg.monitor_cells;
+    let sub = |rows: Vec<i64>| -> Vec<i64> {
+        if rows.len() <= cap {
+            rows
+        } else {
+            let mut r: Vec<i64> = permutation(rows.len())[..cap]
+                .iter()
+                .map(|&p| rows[p as usize])
+                .collect();
+            r.sort_unstable();
+            r
+        }
+    };
+    let init_monitor = Monitor::new(sub((0..n as i64).collect()), &s_fit, &pairs_fit, n, device);
+    let x_all = target.x.to_device(device);
+    let s_all = s.to_device(device);
+    let stop_monitor = if val.is_empty() {
+        None
+    } else {
+        Some(Monitor::new(
+            sub(val.iter().map(|&v| v as i64).collect()),
+            &s_all,
+            pairs,
+            n_all,
+            device,
+        ))
+    };
+    // Full-batch spatial distances are fixed: compute them once.
+    let full_rows: Vec<i64> = (0..n as i64).collect();
+    let full_ds = if full && use_dp {
+        match &pairs_fit {
+            PairSet::Explicit { .. } => None,
+            p => batch_distances(&s_fit, &full_rows, p),
+        }
+    } else {
+        None
+    };
 
     let mut history = Vec::with_capacity(cfg.epochs);
     let mut best = f64::INFINITY;
@@ -77,45 +255,136 @@ pub fn train(
     let mut bad = 0usize;
     let mut interrupted = false;
     let mut epochs_run = 0;
+    let init_scale = |model: &Dpvae| {
+        let c = cfg
+            .scale
+            .unwrap_or_else(|| init_monitor.median_ratio(model, &tgt.x));
+        let c = if c.is_finite() {
+            c.clamp(SCALE_MIN, SCALE_MAX)
+        } else {
+            1.0
+        };
+        tch::no_grad(|| {
+            let mut ls = model.log_scale.shallow_clone();
+            let _ = ls.fill_(c.ln());
+        });
+    };
 
     for epoch in 1..=cfg.epochs {
-        if epoch == cfg.warmup + 1 {
-            init_scale(&model, &x, &ds, cfg.scale);
+        if epoch == cfg.warmup + 1 && init.is_none() {
+            init_scale(&model);
         }
         let dp_on = use_dp && epoch > cfg.warmup;
-        let f = model.forward(&x);
-        let recon = loss::gaussian_recon(&f.x_hat, &x);
-        let kl = loss::kl_divergence(&f.mu, &f.logvar, cfg.n_genes);
-        let mut total = &recon * cfg.alpha + &kl * cfg.beta;
-        let dp = if dp_on {
-            let d = loss::distance_preserving(&f.mu, &ds, &model.scale(), cfg.dp_loss);
-            total += &d * cfg.lambda;
-            d.double_value(&[])
+        let batches: Vec<Vec<i64>> = if full {
+            vec![full_rows.clone()]
         } else {
-            0.0
+            permutation(n)
+                .chunks(cfg.batch_size)
+                .map(|c| c.to_vec())
+                .collect()
         };
-        let total_v = total.double_value(&[]);
-        if !total_v.is_finite() {
-            return Err(DpvaeError::Training(format!(
-                "the loss became {total_v} at epoch {epoch}; lower `lr` (now {}), check the expression \
-                 for extreme values, or lower `lambda`",
-                cfg.lr
-            )));
-        }
-        if cfg.grad_clip > 0.0 {
-            opt.backward_step_clip_norm(&total, cfg.grad_clip);
-        } else {
-            opt.backward_step(&total);
+        // Explicit pairs are visited once per epoch, split evenly over the batches.
+        let edge_chunks: Vec<(Vec<i64>, Vec<i64>)> = match (&pairs_fit, dp_on) {
+            (PairSet::Explicit { i, j }, true) => {
+                let order = if full {
+                    (0..i.len() as i64).collect()
+                } else {
+                    permutation(i.len())
+                };
+                let per = i.len().div_ceil(batches.len());
+                order
+                    .chunks(per.max(1))
+                    .map(|c| {
+                        (
+                            c.iter().map(|&e| i[e as usize]).collect(),
+                            c.iter().map(|&e| j[e as usize]).collect(),
+                        )
+                    })
+                    .collect()
+            }
+            _ => Vec::new(),
+        };
+        let mut sums = [0.0f64; 4];
+        for (b, rows) in batches.iter().enumerate() {
+            let (tb, sb) = if full {
+                (None, None)
+            } else {
+                let idx = Tensor::from_slice(rows).to_device(device);
+                (Some(tgt.rows(&idx)), Some(s_fit.index_select(0, &idx)))
+            };
+            let tb = tb.as_ref().unwrap_or(&tgt);
+            let sb = sb.as_ref().unwrap_or(&s_fit);
+            let f = model.forward(&tb.x);
+            let recon = reconstruction(&f.decoded, tb, cfg.likelihood);
+            let kl = loss::kl_divergence(&f.mu, &f.logvar, cfg.n_genes);
+            let mut total = &recon * cfg.alpha + &kl * cfg.beta;
+            let mut dp_v = 0.0;
+            if dp_on {
+                let c = model.scale();
+                let term =
+                    match &pairs_fit {
+                        PairSet::Explicit { .. } => edge_chunks
+                            .get(b)
+                            .filter(|e| !e.0.is_empty())
+                            .map(|(ei, ej)| {
+                                let (ti, tj) = pair_tensors(ei, ej, device);
+                                let (mi, _) = model.encode(&tgt.x.index_select(0, &ti));
+                                let (mj, _) = model.encode(&tgt.x.index_select(0, &tj));
+                                let dz = (mi - mj)
+                                    .square()
+                                    .sum_dim_intlist(-1, false, Kind::Float)
+                                    .clamp_min(1e-12)
+                                    .sqrt();
+                                let ds = (s_fit.index_select(0, &ti) - s_fit.index_select(0, &tj))
+                                    .norm_scalaropt_dim(2.0, [-1], false);
+                                penalty(&dz, &ds, &c, cfg.dp_loss)
+                            }),
+                        p => {
+                            let ds = match &full_ds {
+                                Some(ds) => Some(ds.shallow_clone()),
+                                None => batch_distances(sb, rows, p),
+                            };
+                            match (batch_distances(&f.mu, rows, p), ds) {
+                                (Some(dz), Some(ds)) => Some(penalty(&dz, &ds, &c, cfg.dp_loss)),
+                                _ => None,
+                            }
+                        }
+                    };
+                if let Some(term) = term {
+                    dp_v = term.double_value(&[]);
+                    total += term * cfg.lambda;
+                }
+            }
+            let total_v = total.double_value(&[]);
+            if !total_v.is_finite() {
+                return Err(DpvaeError::Training(format!(
+                    "the loss became {total_v} at epoch {epoch}; lower `lr` (now {}), check the expression \
+                     for extreme values, or lower `lambda`",
+                    cfg.lr
+                )));
+            }
+            if cfg.grad_clip > 0.0 {
+                opt.backward_step_clip_norm(&total, cfg.grad_clip);
+            } else {
+                opt.backward_step(&total);
+            }
+            let w = rows.len() as f64 / n as f64;
+            for (acc, v) in
+                sums.iter_mut()
+                    .zip([total_v, recon.double_value(&[]), kl.double_value(&[]), dp_v])
+            {
+                *acc += w * v;
+            }
         }
         epochs_run = epoch;
 
         let mut stress = f64::NAN;
         if epoch > cfg.warmup {
             let c = model.scale().double_value(&[]);
-            stress = tch::no_grad(|| {
-                let (mu, _) = model.encode(&x);
-                loss::stress(&mu, &ds, c)
-            });
+            stress = match &stop_monitor {
+                Some(m) => m.stress(&model, &x_all, c),
+                None => init_monitor.stress(&model, &tgt.x, c),
+            };
             if stress < best - 1e-5 {
                 best = stress;
                 best_epoch = epoch;
@@ -127,10 +396,10 @@ pub fn train(
         }
         let stats = EpochStats {
             epoch,
-            loss: total_v,
-            recon: recon.double_value(&[]),
-            kl: kl.double_value(&[]),
-            dp,
+            loss: sums[0],
+            recon: sums[1],
+            kl: sums[2],
+            dp: sums[3],
             scale: model.scale().double_value(&[]),
             stress,
         };
@@ -147,9 +416,9 @@ pub fn train(
     }
     if let Some(state) = best_state {
         restore(&vs, &state);
-    } else if epochs_run <= cfg.warmup {
+    } else if epochs_run <= cfg.warmup && init.is_none() {
         // Stopped during warm-up: the scale was never fitted, so fit it now.
-        init_scale(&model, &x, &ds, cfg.scale);
+        init_scale(&model);
     }
     Ok(Trained {
         vs,
@@ -158,33 +427,8 @@ pub fn train(
         epochs_run,
         best_epoch,
         interrupted,
+        validation: val,
     })
-}
-
-/// c = median(‖mu_i − mu_j‖ / ‖s_i − s_j‖), or the fixed value.
-fn init_scale(model: &Dpvae, x: &Tensor, ds: &Tensor, fixed: Option<f64>) {
-    let c = fixed.unwrap_or_else(|| {
-        tch::no_grad(|| {
-            let (mu, _) = model.encode(x);
-            let dz = loss::pairwise_distances(&mu);
-            let ok = ds.gt(0.0);
-            let r = dz.masked_select(&ok) / ds.masked_select(&ok);
-            if r.numel() == 0 {
-                1.0
-            } else {
-                r.to_kind(Kind::Double).median().double_value(&[])
-            }
-        })
-    });
-    let c = if c.is_finite() {
-        c.clamp(SCALE_MIN, SCALE_MAX)
-    } else {
-        1.0
-    };
-    tch::no_grad(|| {
-        let mut ls = model.log_scale.shallow_clone();
-        let _ = ls.fill_(c.ln());
-    });
 }
 
 fn snapshot(vs: &nn::VarStore) -> HashMap<String, Tensor> {

@@ -1,0 +1,51 @@
+#' Fine-tune a fitted dp-VAE on a few cells of a new data set
+#'
+#' Continues training a model on target cells with known coordinates — the
+#' paper's remedy when a model trained on one section is applied to another
+#' (zero-shot errors near 1). The target's coordinates must be in the
+#' reference's units; the learned scale is kept and the alignment onto the
+#' reference frame is re-fitted on the target cells. The genes and
+#' preprocessing of the model are reused.
+#'
+#' @param model A `dpvae_model`.
+#' @param x Expression of the target cells, genes x cells.
+#' @param coords Their coordinates (cells x the model's spatial dims).
+#' @param epochs Epochs of further training.
+#' @param lr Learning rate (default: the model's).
+#' @param lambda,beta Loss weights (default: the model's).
+#' @param seed,device,num.threads,verbose As in [dpvae_fit()].
+#' @param ... Unused.
+#' @return A new `dpvae_model`.
+#' @export
+#' @examples
+#' mob <- dpvae_example_data()
+#' fit <- dpvae_fit(mob$counts[, 1:150], mob$coords[1:150, ], epochs = 60, seed = 1, verbose = FALSE)
+#' tuned <- dpvae_finetune(fit, mob$counts[, 151:200], mob$coords[151:200, ], epochs = 20, seed = 1, verbose = FALSE)
+#' procrustes_distance(mob$coords[201:262, ], predict(tuned, mob$counts[, 201:262]))
+dpvae_finetune <- function(model, x, coords, epochs = 100, lr = NULL, lambda = NULL, beta = NULL, ...,
+                           seed = NULL, device = "auto", num.threads = NULL, verbose = interactive()) {
+  check_dots_empty(...)
+  call <- match.call()
+  validate_model(model)
+  x <- as_expression(x)
+  coords <- as_coords(coords, colnames(x))
+  if (ncol(coords) != model$spatial_dims) {
+    dpvae_abort("The model was trained on {model$spatial_dims}-D coordinates; {.arg coords} has {ncol(coords)} columns.")
+  }
+  known <- stats::complete.cases(coords)
+  if (sum(known) < 3L) dpvae_abort("Fine-tuning needs at least 3 cells with coordinates; found {sum(known)}.")
+  cfg <- model$config
+  settings <- fit_settings(
+    n_genes = length(model$preprocess$genes), hidden = cfg$hidden, latent_dim = cfg$latent_dim,
+    lambda = lambda %||% cfg$lambda, beta = beta %||% cfg$beta, alpha = cfg$alpha, dp_loss = cfg$dp_loss,
+    epochs = epochs, lr = lr %||% cfg$lr, warmup = 0, patience = 0, seed = seed, num.threads = num.threads,
+    spatial_dims = model$spatial_dims, likelihood = cfg$likelihood, batch_size = cfg$batch_size,
+    validation = 0, scale = cfg$scale, n_train = sum(known)
+  )
+  settings$rust$n_genes <- length(model$preprocess$genes)
+  settings$mask <- "all pairs"
+  xt <- x[, known, drop = FALSE]
+  data <- training_data(xt, model$preprocess, cfg$likelihood)
+  train_model(data, coords[known, , drop = FALSE], NULL, settings, model$preprocess, device = device,
+              verbose = verbose, call = call, init = model$weights, frame_json = model$frame_json)
+}

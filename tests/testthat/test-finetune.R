@@ -1,0 +1,16 @@
+test_that("fine-tuning continues training on target cells and keeps the scale", {
+  base <- do.call(dpvae_fit, c(list(mob$counts[, 1:150], mob$coords[1:150, ], seed = 1),
+                               modifyList(quick_fit_args, list(epochs = 60))))
+  tuned <- dpvae_finetune(base, mob$counts[, 151:262], mob$coords[151:262, ], epochs = 40, seed = 1,
+                          verbose = FALSE, num.threads = 1)
+  expect_s3_class(tuned, "dpvae_model")
+  expect_equal(tuned$epochs_run, 40)
+  expect_identical(tuned$preprocess$genes, base$preprocess$genes)
+  expect_lt(abs(tuned$history$scale[1] - base$scale) / base$scale, 0.2)
+  # the target cells are fitted much better after tuning than before
+  before <- procrustes_distance(mob$coords[151:262, ], predict(base, mob$counts[, 151:262]))
+  after <- procrustes_distance(mob$coords[151:262, ], predict(tuned, mob$counts[, 151:262]))
+  expect_lt(after, before)
+  expect_error(dpvae_finetune(base, mob$counts[, 1:10], cbind(mob$coords[1:10, ], 1)), class = "dpvae_error_input")
+  expect_error(dpvae_finetune(list(), mob$counts, mob$coords), class = "dpvae_error_model")
+})

@@ -27,7 +27,7 @@
 #'   with coordinates, with the settings in `...`.
 #' @param x For the `dpvae_model` method: the expression, genes x cells.
 #' @param ... Training settings for [dpvae_fit()] when `model = NULL`
-#'   (`epochs`, `lambda`, `seed`, ...).
+#'   (`epochs`, `lambda`, ...).
 #' @param k Use only each cell's `k` nearest measured cells in latent space
 #'   as its anchors (local placement); `NULL` uses all landmarks.
 #' @param max_landmarks At most this many measured cells are used as
@@ -38,7 +38,9 @@
 #'   when `k` is given.
 #' @param max_iter,eps Iteration limit (per cell) and relative tolerance of
 #'   the placement.
-#' @param seed Seed of the landmark subset (default from R's generator).
+#' @param seed Seed of the fit (when `model = NULL`) and of the landmark
+#'   subset; by default drawn from R's generator by [dpvae_fit()], and the
+#'   model's seed is used for the subset.
 #' @param device Device used to encode the cells.
 #' @param verbose Show progress.
 #' @return A numeric matrix, cells x dimensions, named by cell: measured rows
@@ -67,15 +69,15 @@ dpvae_impute.default <- function(object, coords, model = NULL, ..., k = NULL, ma
   call <- sys.call()
   x <- as_expression(object, call = call)
   coords <- as_coords(coords, colnames(x), call = call)
-  opts <- impute_options(k = k, max_landmarks = max_landmarks, refine = refine, max_iter = max_iter,
-                         eps = eps, seed = seed, call = call)
   known <- stats::complete.cases(coords)
   if (is.null(model)) {
-    model <- dpvae_fit(x, coords, ..., device = device, verbose = verbose)
+    model <- dpvae_fit(x, coords, ..., seed = seed, device = device, verbose = verbose)
   } else {
     validate_model(model, call = call)
     if (...length()) dpvae_abort("Training settings ({.arg {names(list(...))}}) have no effect with {.arg model}.", call = call)
   }
+  opts <- impute_options(k = k, max_landmarks = max_landmarks, refine = refine, max_iter = max_iter,
+                         eps = eps, seed = seed %||% model$config$seed, call = call)
   latent <- rust_result(predict_impl(model$weights, model$config_json, model$frame_json,
                                      apply_preprocess(x, model$preprocess, call = call), device), call = call)$latent
   res <- impute_cells(latent, coords, model, opts, verbose = verbose, call = call)

@@ -20,4 +20,10 @@ libtorch_info_impl <- function() .Call(wrap__libtorch_info_impl)
 #' @noRd
 set_threads_impl <- function(n) .Call(wrap__set_threads_impl, n)
 
+#' @noRd
+smacof_impl <- function(delta, weights, init_kind, init, fixed, mu, ndim, max_iter, eps, n_init, seed, progress, report_every) .Call(wrap__smacof_impl, delta, weights, init_kind, init, fixed, mu, ndim, max_iter, eps, n_init, seed, progress, report_every)
+
+#' @noRd
+impute_impl <- function(latent_new, latent_fixed, fixed_coords, scale, frame_json, max_landmarks, k, max_iter, eps, refine_max, refine_iter, seed, progress, verbose) .Call(wrap__impute_impl, latent_new, latent_fixed, fixed_coords, scale, frame_json, max_landmarks, k, max_iter, eps, refine_max, refine_iter, seed, progress, verbose)
+
 

@@ -11,6 +11,19 @@
 #'
 #' Measured coordinates are never overwritten: results go to new fields.
 #'
+#' Cells without coordinates (`NA` rows of `coords`, first mode only) are
+#' also imputed: with `impute = "mds"` (default) they are placed among the
+#' measured cells, which stay fixed, by constrained MDS on the latent
+#' distances divided by the learned scale (see [dpvae_impute()]); with
+#' `impute = "encoder"` their imputed position is the encoder's
+#' reconstruction. The reconstruction columns (`dpvae_x`, ...) always hold
+#' the encoder's reconstruction of every cell, measured or not, so they are
+#' comparable across cells; the imputation goes to separate columns
+#' `dpvae_imputed_x`, `dpvae_imputed_y` (`dpvae_imputed_z`), which are `NA`
+#' for measured cells unless `complete = TRUE` (then they hold the measured
+#' coordinates unchanged, giving one complete map). These columns are added
+#' only when some cells lack coordinates.
+#'
 #' @param object Expression, genes x cells (matrix or `dgCMatrix`), or a
 #'   Seurat object.
 #' @param coords Coordinates of `object`'s cells (see [dpvae_fit()]); for
@@ -26,12 +39,18 @@
 #'   (see [predict.dpvae_model()]); stored as `dpvae_uncertainty`.
 #' @param device `"auto"`, `"cpu"` or `"cuda"`.
 #' @param verbose Show progress.
+#' @param impute How cells without coordinates are imputed: `"mds"`
+#'   (constrained placement among the measured cells) or `"encoder"`.
+#' @param complete Fill the imputed columns of measured cells with their
+#'   measured coordinates (instead of `NA`).
 #' @return For a matrix: a data frame with one row per cell and columns
 #'   `dpvae_x`, `dpvae_y` (`dpvae_z`) and `measured` (whether the cell had
-#'   coordinates), with the model in `attr(, "dpvae_model")` and the latent
+#'   coordinates), then `dpvae_imputed_*` when some cells had none, with the
+#'   model in `attr(, "dpvae_model")` and the latent
 #'   means in `attr(, "latent")`. For a Seurat object: the object with a
 #'   DimReduc `"dpvae"` (key `dpvae_`), a DimReduc `"dpvae_latent"`,
-#'   meta.data columns `dpvae_x`, `dpvae_y` (`dpvae_z`) and the model in
+#'   meta.data columns `dpvae_x`, `dpvae_y` (`dpvae_z`) (and
+#'   `dpvae_imputed_*`, as above) and the model in
 #'   `Misc(object, "dpvae")`.
 #' @export
 #' @examples
@@ -44,14 +63,17 @@ dpvae_reconstruct <- function(object, ...) UseMethod("dpvae_reconstruct")
 #' @rdname dpvae_reconstruct
 #' @export
 dpvae_reconstruct.default <- function(object, coords = NULL, reference = NULL, model = NULL, ...,
-                                      n_samples = 0, device = "auto", verbose = interactive()) {
+                                      n_samples = 0, impute = c("mds", "encoder"), complete = FALSE,
+                                      device = "auto", verbose = interactive()) {
   x <- as_expression(object)
   if (!is.null(coords)) coords <- as_coords(coords, colnames(x))
-  res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, n_samples = n_samples, ...)
+  res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, ...,
+                           n_samples = n_samples, impute = match.arg(impute), complete = complete)
   d <- ncol(res$coords)
   out <- data.frame(res$coords, measured = res$measured, row.names = colnames(x))
   names(out)[seq_len(d)] <- paste0("dpvae_", c("x", "y", "z")[seq_len(d)])
   if (!is.null(res$uncertainty)) out$dpvae_uncertainty <- res$uncertainty
+  if (!is.null(res$imputed)) out <- cbind(out, as.data.frame(res$imputed))
   attr(out, "latent") <- res$latent
   attr(out, "dpvae_model") <- res$model
   out
@@ -60,20 +82,28 @@ dpvae_reconstruct.default <- function(object, coords = NULL, reference = NULL, m
 #' @rdname dpvae_reconstruct
 #' @export
 dpvae_reconstruct.Seurat <- function(object, coords = NULL, reference = NULL, model = NULL, ...,
-                                     assay = NULL, layer = "counts", n_samples = 0, device = "auto",
-                                     verbose = interactive()) {
+                                     assay = NULL, layer = "counts", n_samples = 0, impute = c("mds", "encoder"),
+                                     complete = FALSE, device = "auto", verbose = interactive()) {
   need_seurat_object()
   assay <- assay %||% SeuratObject::DefaultAssay(object) # also what LogSeuratCommand records
   x <- seurat_expression(object, assay = assay, layer = layer)
   if (is.null(reference) && is.null(model)) coords <- seurat_coords(object, coords)
   else if (!is.null(coords)) coords <- seurat_coords(object, coords)
-  res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, n_samples = n_samples, ...)
+  res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, ...,
+                           n_samples = n_samples, impute = match.arg(impute), complete = complete)
   out <- seurat_store(object, res$coords, res$latent, res$model, uncertainty = res$uncertainty)
+  if (!is.null(res$imputed)) out <- SeuratObject::AddMetaData(out, as.data.frame(res$imputed))
   tryCatch(SeuratObject::LogSeuratCommand(out), error = function(e) out)
 }
 
 # The shared engine of every method: returns coords, latent, model and which cells were measured.
-reconstruct_cells <- function(x, coords, reference, model, device, verbose, ..., n_samples = 0, call = rlang_caller()) {
+# `imputed` (self mode with unmeasured cells only): cells x d matrix `dpvae_imputed_*`.
+reconstruct_cells <- function(x, coords, reference, model, device, verbose, ..., n_samples = 0, impute = "mds",
+                              complete = FALSE, call = rlang_caller()) {
+  if (!(is.logical(complete) && length(complete) == 1L && !is.na(complete))) {
+    dpvae_abort("{.arg complete} must be TRUE or FALSE.", call = call)
+  }
+  self_mode <- is.null(model) && is.null(reference)
   if (!is.null(model) && !is.null(reference)) {
     dpvae_abort("Give either {.arg reference} or {.arg model}, not both.", call = call)
   }
@@ -95,7 +125,18 @@ reconstruct_cells <- function(x, coords, reference, model, device, verbose, ...,
   }
   pred <- encode_cells(model, x, n_samples = n_samples, device = device, call = call)
   measured <- if (is.null(coords)) rep(FALSE, ncol(x)) else stats::complete.cases(coords)
-  list(coords = pred$coords, latent = pred$latent, model = model, measured = measured,
+  imputed <- NULL
+  if (self_mode && !all(measured)) {
+    imputed <- if (complete) coords else matrix(NA_real_, nrow(coords), ncol(coords))
+    imputed[!measured, ] <- if (impute == "mds") {
+      opts <- impute_options(seed = model$config$seed, call = call)
+      impute_cells(pred$latent, coords, model, opts, verbose = verbose, call = call)$coords
+    } else {
+      pred$coords[!measured, , drop = FALSE]
+    }
+    dimnames(imputed) <- list(colnames(x), paste0("dpvae_imputed_", c("x", "y", "z")[seq_len(ncol(coords))]))
+  }
+  list(coords = pred$coords, latent = pred$latent, model = model, measured = measured, imputed = imputed,
        uncertainty = pred$uncertainty)
 }
 

@@ -8,11 +8,15 @@ pub mod metrics;
 pub mod vae;
 
 // extendr_module! wants bare module names; these aliases keep them distinct from the cores.
-use bindings::{metrics as metrics_bindings, torch as torch_bindings, vae as vae_bindings};
+use bindings::{
+    geometry as geometry_bindings, metrics as metrics_bindings, torch as torch_bindings,
+    vae as vae_bindings,
+};
 
 extendr_module! {
     mod dpvae;
     use vae_bindings;
     use metrics_bindings;
     use torch_bindings;
+    use geometry_bindings;
 }

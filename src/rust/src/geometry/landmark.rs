@@ -94,6 +94,22 @@ where
     place_core(m, landmarks, max_iter, eps, false, |i, d, _| dissim(i, d))
 }
 
+/// Like [`place_points_fn`], with per-point weights: `fill(i, delta_row, weight_row)` fills
+/// point i's L dissimilarities and L weights (finite, >= 0, at least one > 0). Weight 0 drops a
+/// landmark for that point (e.g. to use only its nearest landmarks).
+pub fn place_points_weighted_fn<F>(
+    m: usize,
+    landmarks: ArrayView2<f64>,
+    fill: F,
+    max_iter: usize,
+    eps: f64,
+) -> Result<Placement>
+where
+    F: Fn(usize, &mut [f64], &mut [f64]) -> Result<()> + Sync,
+{
+    place_core(m, landmarks, max_iter, eps, true, fill)
+}
+
 /// Place new points from latent vectors: δ(a, j) = ‖z_a − z_j‖ / `scale`, with `latent_new`
 /// (`m × q`) and `latent_landmarks` (`L × q`), landmarks at `landmarks` (`L × ndim`).
 /// This is what the package uses to put cells into a reconstructed map.

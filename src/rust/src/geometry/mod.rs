@@ -18,13 +18,15 @@
 
 pub mod classical;
 pub mod constrained;
+pub mod impute;
 pub mod landmark;
 pub mod smacof;
 
 pub use classical::classical_mds;
 pub use constrained::{smacof_fixed, smacof_penalized};
 pub use landmark::{
-    place_points, place_points_fn, place_points_latent, place_points_latent_detailed, Placement,
+    place_points, place_points_fn, place_points_latent, place_points_latent_detailed,
+    place_points_weighted_fn, Placement,
 };
 pub use smacof::{smacof, Init, SmacofOptions, SmacofResult};
 

@@ -1,0 +1,195 @@
+//! Distance-geometry shims: SMACOF (plain, fixed rows, penalised) and imputation of cells
+//! without coordinates from a model's latent space.
+use extendr_api::prelude::*;
+use ndarray::Array2;
+
+use super::conditions::to_robj;
+use super::convert::{matrix_view, to_rmatrix};
+use super::interrupt::interrupted;
+use crate::error::{DpvaeError, Result};
+use crate::geometry::constrained::{smacof_fixed_with_callback, smacof_penalized_with_callback};
+use crate::geometry::impute::{impute_latent, ImputeOptions};
+use crate::geometry::smacof::{smacof_with_callback, Init, SmacofOptions};
+use crate::vae::frame::Frame;
+
+/// Interrupt checks every `CHECK_EVERY` SMACOF updates (an O(n²) pass each).
+const CHECK_EVERY: usize = 5;
+
+fn opt_matrix(x: &Robj, name: &str) -> Result<Option<RMatrix<f64>>> {
+    if x.is_null() {
+        return Ok(None);
+    }
+    RMatrix::<f64>::try_from(x.clone())
+        .map(Some)
+        .map_err(|_| DpvaeError::Input(format!("`{name}` must be a numeric matrix")))
+}
+
+fn count(x: i32, name: &str) -> Result<usize> {
+    usize::try_from(x).map_err(|_| DpvaeError::Input(format!("`{name}` must be >= 0, got {x}")))
+}
+
+/// @noRd
+#[extendr]
+#[allow(clippy::too_many_arguments)]
+fn smacof_impl(
+    delta: RMatrix<f64>,
+    weights: Robj,
+    init_kind: &str,
+    init: Robj,
+    fixed: &[i32],
+    mu: f64,
+    ndim: i32,
+    max_iter: i32,
+    eps: f64,
+    n_init: i32,
+    seed: f64,
+    progress: Function,
+    report_every: i32,
+) -> Robj {
+    to_robj((|| -> Result<Robj> {
+        let weights = opt_matrix(&weights, "weights")?;
+        let init = opt_matrix(&init, "init")?;
+        let init_view = match &init {
+            Some(m) => Some(matrix_view(m)?),
+            None => None,
+        };
+        let start = match (init_kind, &init_view) {
+            ("given", Some(v)) if v.iter().all(|x| x.is_finite()) => Init::Given(v.to_owned()),
+            ("given", Some(_)) | ("classical", _) => Init::Classical,
+            ("random", _) => Init::Random,
+            (other, _) => {
+                return Err(DpvaeError::Input(format!(
+                    "`init` must be \"classical\", \"random\" or a matrix, not \"{other}\""
+                )))
+            }
+        };
+        let opts = SmacofOptions {
+            ndim: count(ndim, "ndim")?,
+            max_iter: count(max_iter, "max_iter")?,
+            eps,
+            n_init: count(n_init, "n_init")?,
+            seed: seed as u64,
+            init: start,
+        };
+        let every = count(report_every, "report_every")?;
+        let mut cb = |it: usize, stress: f64| -> bool {
+            if it % CHECK_EVERY == 0 && interrupted() {
+                return false;
+            }
+            if every > 0 && it % every == 0 {
+                if let Ok(v) = progress.call(pairlist!(it as i32, stress)) {
+                    if v.as_bool() == Some(false) {
+                        return false;
+                    }
+                }
+            }
+            true
+        };
+        let dv = matrix_view(&delta)?;
+        let wv = match &weights {
+            Some(w) => Some(matrix_view(w)?),
+            None => None,
+        };
+        let mask: Vec<bool> = fixed.iter().map(|&f| f != 0).collect();
+        let res = if mask.iter().any(|&f| f) {
+            let coords = init_view.ok_or_else(|| {
+                DpvaeError::Input("`fixed` needs `init` as a matrix of coordinates".into())
+            })?;
+            if mu > 0.0 {
+                smacof_penalized_with_callback(dv, wv, &mask, coords, mu, &opts, &mut cb)?
+            } else {
+                smacof_fixed_with_callback(dv, wv, &mask, coords, &opts, &mut cb)?
+            }
+        } else {
+            smacof_with_callback(dv, wv, &opts, &mut cb)?
+        };
+        Ok(list!(
+            coords = to_rmatrix(&res.coords),
+            stress = res.stress,
+            stress1 = res.stress1,
+            iterations = res.iterations as i32,
+            converged = res.converged,
+            stress_history = res.stress_history
+        )
+        .into())
+    })())
+}
+
+/// @noRd
+#[extendr]
+#[allow(clippy::too_many_arguments)]
+fn impute_impl(
+    latent_new: RMatrix<f64>,
+    latent_fixed: RMatrix<f64>,
+    fixed_coords: RMatrix<f64>,
+    scale: f64,
+    frame_json: &str,
+    max_landmarks: i32,
+    k: i32,
+    max_iter: i32,
+    eps: f64,
+    refine_max: i32,
+    refine_iter: i32,
+    seed: f64,
+    progress: Function,
+    verbose: bool,
+) -> Robj {
+    to_robj((|| -> Result<Robj> {
+        let frame: Frame = serde_json::from_str(frame_json).map_err(|e| {
+            DpvaeError::Model(format!("the stored coordinate frame is corrupt: {e}"))
+        })?;
+        let opts = ImputeOptions {
+            max_landmarks: count(max_landmarks, "max_landmarks")?,
+            k: count(k, "k")?,
+            max_iter: count(max_iter, "max_iter")?,
+            eps,
+            refine_max: count(refine_max, "refine_max")?,
+            refine_iter: count(refine_iter, "refine_iter")?,
+            seed: seed as u64,
+            ..ImputeOptions::default()
+        };
+        let mut cb = |done: usize, total: usize| -> bool {
+            if interrupted() {
+                return false;
+            }
+            if verbose {
+                if let Ok(v) = progress.call(pairlist!(done as f64, total as f64)) {
+                    if v.as_bool() == Some(false) {
+                        return false;
+                    }
+                }
+            }
+            true
+        };
+        let res = impute_latent(
+            matrix_view(&latent_new)?,
+            matrix_view(&latent_fixed)?,
+            matrix_view(&fixed_coords)?,
+            scale,
+            &frame.centre,
+            frame.unit,
+            &opts,
+            &mut cb,
+        )?;
+        let coords: Array2<f64> = res.coords;
+        Ok(list!(
+            coords = to_rmatrix(&coords),
+            stress1 = res.stress1,
+            converged = res.converged,
+            landmarks = res
+                .landmarks
+                .iter()
+                .map(|&i| i as i32 + 1)
+                .collect::<Vec<i32>>(),
+            refined = res.refined,
+            refine_iterations = res.refine_iterations as i32
+        )
+        .into())
+    })())
+}
+
+extendr_module! {
+    mod geometry_bindings;
+    fn smacof_impl;
+    fn impute_impl;
+}

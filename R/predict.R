@@ -7,11 +7,13 @@
 #'
 #' @param object A `dpvae_model` from [dpvae_fit()].
 #' @param newdata Expression, genes x cells (matrix or `dgCMatrix`), or a
-#'   Seurat object. Missing: the training cells.
+#'   Seurat, SingleCellExperiment or SpatialExperiment object. Missing: the
+#'   training cells.
 #' @param type `"coords"` (cells x spatial dims) or `"latent"` (encoder
 #'   means).
 #' @param device `"cpu"`, `"cuda"` or `"auto"`.
-#' @param ... Unused.
+#' @param ... For objects: `assay` and `layer` (Seurat) or `assay.type`
+#'   (SingleCellExperiment) choosing the expression (default: counts).
 #' @return A numeric matrix with one row per cell, named by cell.
 #' @export
 #' @examples
@@ -24,7 +26,7 @@ predict.dpvae_model <- function(object, newdata, type = c("coords", "latent"), d
   if (missing(newdata)) {
     return(if (type == "coords") object$fitted_coords else object$fitted_latent)
   }
-  x <- if (is_seurat(newdata)) seurat_expression(newdata) else as_expression(newdata)
+  x <- object_expression(newdata, ...)
   xs <- apply_preprocess(x, object$preprocess)
   res <- rust_result(predict_impl(object$weights, object$config_json, object$frame_json, xs, device))
   out <- if (type == "coords") res$coords else res$latent

@@ -218,7 +218,8 @@ reconstruction_plot <- function(measured, rec, color, color_name, align, backgro
     ggplot2::facet_wrap(~panel) +
     ggplot2::coord_equal() +
     ggplot2::labs(x = NULL, y = NULL, colour = color_name, subtitle = subtitle) +
-    ggplot2::theme_bw()
+    ggplot2::theme_bw() +
+    ggplot2::theme(panel.spacing = ggplot2::unit(1.5, "lines"))
   if (is.numeric(color)) p <- p + ggplot2::scale_colour_viridis_c()
   p
 }

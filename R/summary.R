@@ -49,7 +49,8 @@ print.summary.dpvae_model <- function(x, ...) {
   cat(sprintf("Data:     %d training cells x %d genes, %d-D coordinates; normalisation: %s\n",
               d$cells, d$genes, d$spatial_dims, d$normalisation))
   fmt <- vapply(s, function(v) if (is.numeric(v)) format(v, digits = 4) else as.character(v), character(1))
-  cat("Settings:", paste(sprintf("%s = %s", names(fmt), fmt), collapse = ", "), "\n", sep = " ")
+  cat(strwrap(paste("Settings:", paste(sprintf("%s = %s", names(fmt), fmt), collapse = ", ")),
+              width = max(40L, getOption("width")), exdent = 10), sep = "\n")
   cat(sprintf("Training: %d epochs (best %d)%s; device %s; %.1f s\n", t$epochs_run, t$best_epoch,
               if (t$interrupted) ", interrupted by the user" else "", t$device, t$seconds))
   if (length(x$final)) {

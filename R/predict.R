@@ -7,7 +7,8 @@
 #'
 #' @param object A `dpvae_model` from [dpvae_fit()].
 #' @param newdata Expression, genes x cells (matrix or `dgCMatrix`), or a
-#'   Seurat object. Missing: the training cells.
+#'   Seurat, SingleCellExperiment or SpatialExperiment object. Missing: the
+#'   training cells.
 #' @param type `"coords"` (cells x spatial dims) or `"latent"` (encoder
 #'   means).
 #' @param n_samples Draw this many latent samples per cell from q(z|x) and
@@ -16,7 +17,8 @@
 #'   `attr(, "uncertainty")`. 0 skips it.
 #' @param seed Seed for the samples (default from R's RNG).
 #' @param device `"cpu"`, `"cuda"` or `"auto"`.
-#' @param ... Unused.
+#' @param ... For objects: `assay` and `layer` (Seurat) or `assay.type`
+#'   (SingleCellExperiment) choosing the expression (default: counts).
 #' @return A numeric matrix with one row per cell, named by cell; with
 #'   `n_samples > 0` it carries `attr(, "uncertainty")`.
 #' @export
@@ -31,8 +33,8 @@ predict.dpvae_model <- function(object, newdata, type = c("coords", "latent"), n
   if (missing(newdata) && n_samples == 0) {
     return(if (type == "coords") object$fitted_coords else object$fitted_latent)
   }
-  x <- if (missing(newdata)) NULL else if (is_seurat(newdata)) seurat_expression(newdata) else as_expression(newdata)
-  if (is.null(x)) dpvae_abort("Give {.arg newdata} to draw samples.")
+  if (missing(newdata)) dpvae_abort("Give {.arg newdata} to draw samples.")
+  x <- object_expression(newdata, ...)
   res <- encode_cells(object, x, n_samples = n_samples, seed = seed, device = device)
   out <- if (type == "coords") res$coords else res$latent
   if (!is.null(res$uncertainty)) attr(out, "uncertainty") <- stats::setNames(res$uncertainty, colnames(x))

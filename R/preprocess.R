@@ -81,7 +81,7 @@ apply_preprocess <- function(x, pp, min_overlap = 0.5, call = rlang_caller()) {
                   i = "Gene names must match (same species, same identifiers: symbols vs Ensembl)."), call = call)
   }
   if (!all(found)) {
-    cli::cli_warn("{sum(!found)} of the model's {length(pp$genes)} genes are missing from the data; they are set to the training mean.",
+    cli::cli_warn("Found {sum(found)} of the model's {length(pp$genes)} genes in the data; the {sum(!found)} missing {?is/are} set to the training mean.",
                   class = "dpvae_warning_genes")
   }
   if (pp$lognorm && !is_count_matrix(x)) {

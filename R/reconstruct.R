@@ -116,7 +116,7 @@ reconstruct_cells <- function(x, coords, reference, model, device, verbose, ...,
       }
       model <- dpvae_fit(x, coords, ..., device = device, verbose = verbose)
     } else {
-      ref <- as_reference(reference, call = call)
+      ref <- reference_data(reference, genes = rownames(x), verbose = verbose, call = call)
       model <- dpvae_fit(ref$x, ref$coords, ..., device = device, verbose = verbose)
     }
   } else {

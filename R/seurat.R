@@ -103,3 +103,13 @@ seurat_store <- function(object, coords, latent, model, uncertainty = NULL) {
   methods::slot(object, "misc")[["dpvae"]] <- model
   object
 }
+
+#' @rdname dpvae_fit
+#' @param assay,layer For Seurat objects: the assay (default: the default
+#'   assay) and layer (slot with SeuratObject 4) holding the expression.
+#' @method dpvae_fit Seurat
+#' @export
+dpvae_fit.Seurat <- function(x, coords = NULL, ..., assay = NULL, layer = "counts") {
+  need_seurat_object()
+  dpvae_fit(seurat_expression(x, assay = assay, layer = layer), seurat_coords(x, coords), ...)
+}

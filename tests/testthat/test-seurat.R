@@ -56,3 +56,16 @@ test_that("a missing layer is a classed error naming the layers that exist", {
   obj <- make_seurat()
   expect_error(dpvae_reconstruct(obj, coords = c("x", "y"), layer = "nope"), class = "dpvae_error_input")
 })
+
+test_that("dpvae_fit() and predict() accept a Seurat object; a Seurat reference places other cells", {
+  obj <- make_seurat()
+  args <- modifyList(quick_fit_args, list(epochs = 20))
+  fit <- do.call(dpvae_fit, c(list(obj, coords = c("x", "y"), seed = 3), args))
+  ref <- do.call(dpvae_fit, c(list(mob$counts, mob$coords, seed = 3), args))
+  expect_identical(fit$fitted_coords, ref$fitted_coords)
+  expect_identical(predict(fit, obj), predict(fit, mob$counts))
+  res <- do.call(dpvae_reconstruct, c(list(mob$counts[, 201:262], reference = obj[, 1:200], seed = 1), args))
+  expect_identical(rownames(res), colnames(mob$counts)[201:262])
+  expect_error(dpvae_fit(obj, coords = c("x", "nope")), class = "dpvae_error_input")
+  expect_error(dpvae_reconstruct(mob$counts, reference = list(obj, obj)), class = "dpvae_error_unsupported")
+})

@@ -1,0 +1,104 @@
+# Input classes shared by every verb: expression and coordinates of any supported object, the
+# reference argument, gene matching between a reference and a query, and the model stored in an
+# object by an earlier call.
+
+# Expression (genes x cells) of a matrix, dgCMatrix, Seurat or SingleCellExperiment object.
+#' @noRd
+object_expression <- function(x, assay = NULL, layer = "counts", assay.type = "counts", call = rlang_caller()) {
+  if (is_seurat(x)) return(seurat_expression(x, assay = assay, layer = layer, call = call))
+  if (is_sce(x)) return(sce_expression(x, assay.type = assay.type, call = call))
+  as_expression(x, call = call)
+}
+
+# Spatial coordinates of an object, found automatically (NULL when there are none and `required` is FALSE).
+#' @noRd
+object_coords <- function(x, coords = NULL, required = TRUE, call = rlang_caller()) {
+  found <- tryCatch(
+    if (is_seurat(x)) seurat_coords(x, coords, call = call)
+    else if (is_sce(x)) sce_coords(x, coords, call = call)
+    else if (is.null(coords)) NULL
+    else as_coords(coords, colnames(x), call = call),
+    dpvae_error_input = function(e) if (required || !is.null(coords)) stop(e) else NULL)
+  if (is.null(found) && required) {
+    dpvae_abort("No spatial coordinates: give {.arg coords}.", call = call)
+  }
+  found
+}
+
+# A list of several sections (Seurat / SCE objects, or list(counts, coords) records).
+is_section_list <- function(x) {
+  is.list(x) && !is.data.frame(x) && !is_seurat(x) && !is_sce(x) &&
+    !all(c("counts", "coords") %in% names(x)) && length(x) >= 1L &&
+    all(vapply(x, function(s) is_seurat(s) || is_sce(s) || (is.list(s) && all(c("counts", "coords") %in% names(s))),
+               logical(1)))
+}
+
+# The reference of `dpvae_reconstruct(reference = )` as expression + coordinates, for the classes the
+# Seurat/list code in reconstruct.R does not handle (SingleCellExperiment/SpatialExperiment, lists of
+# sections). NULL: not one of those.
+#' @noRd
+reference_input <- function(reference, call = rlang_caller()) {
+  if (is_sce(reference)) {
+    return(list(x = sce_expression(reference, call = call), coords = sce_coords(reference, call = call)))
+  }
+  if (is_section_list(reference)) {
+    if (length(reference) == 1L) {
+      one <- reference[[1]]
+      return(reference_input(one, call = call) %||% as_reference(one, call = call))
+    }
+    dpvae_abort(c("Training on several reference sections ({length(reference)} given) is not supported yet.",
+                  i = "Give one section as {.arg reference}; joint training on sections is planned."),
+                kind = "unsupported", call = call)
+  }
+  NULL
+}
+
+# What reconstruct_cells() trains on when given `reference =`: expression and coordinates of any supported
+# class, restricted to the genes the query has.
+#' @noRd
+reference_data <- function(reference, genes = NULL, verbose = FALSE, call = rlang_caller()) {
+  ref <- reference_input(reference, call = call)
+  if (is.null(ref)) {
+    if (!is_seurat(reference) && !(is.list(reference) && all(c("counts", "coords") %in% names(reference)))) {
+      dpvae_abort(c("{.arg reference} must be a spatial data set, not {.cls {class(reference)[1]}}.",
+                    i = "Give a Seurat, SingleCellExperiment or SpatialExperiment object, or {.code list(counts = , coords = )}."),
+                  call = call)
+    }
+    ref <- as_reference(reference, call = call)
+  }
+  match_reference_genes(ref, genes, verbose = verbose, call = call)
+}
+
+# Train on the reference genes the query also has, and say how many those are.
+#' @noRd
+match_reference_genes <- function(ref, genes, verbose = FALSE, call = rlang_caller()) {
+  if (is.null(genes)) return(ref)
+  shared <- rownames(ref$x) %in% genes
+  n_ref <- nrow(ref$x)
+  if (sum(shared) < 2L) {
+    dpvae_abort(c("The reference and the data share {sum(shared)} gene{?s} (of {n_ref} in the reference).",
+                  i = "Gene names must match (same species, same identifiers: symbols vs Ensembl)."), call = call)
+  }
+  if (isTRUE(verbose)) {
+    cli::cli_inform(c(i = "Genes: {sum(shared)} of the reference's {n_ref} genes are in the data{if (all(shared)) '' else '; training on those'}."),
+                    class = "dpvae_message_genes")
+  }
+  if (!all(shared)) ref$x <- ref$x[shared, , drop = FALSE]
+  ref
+}
+
+# The dpvae_model an earlier call stored in `object` (or `object` itself).
+#' @noRd
+stored_model <- function(object, call = rlang_caller()) {
+  model <- if (inherits(object, "dpvae_model")) object
+           else if (is_seurat(object)) methods::slot(object, "misc")[["dpvae"]]
+           else if (is_sce(object)) S4Vectors::metadata(object)[["dpvae"]]
+           else attr(object, "dpvae_model", exact = TRUE)
+  if (is.null(model)) {
+    dpvae_abort(c("No dp-VAE model is stored in this {.cls {class(object)[1]}}.",
+                  i = "Run {.fn dpvae_reconstruct} on it first, or pass the {.cls dpvae_model} from {.fn dpvae_fit}."),
+                call = call)
+  }
+  validate_model(model, call = call)
+  model
+}

@@ -7,8 +7,15 @@
 #' identical up to a similarity transform; about 1 means unrelated.
 #'
 #' @param x,y Numeric matrices or data frames with the same shape (points x
-#'   dimensions), e.g. true and reconstructed coordinates.
+#'   dimensions), e.g. true and reconstructed coordinates. Or `x` a Seurat
+#'   object or SingleCellExperiment: then its reduction `reduction` (by
+#'   default the positions from [dpvae_reconstruct()]) is aligned onto its
+#'   measured coordinates, given by `y` (`NULL`: found as in [morans_i()];
+#'   or column names / a matrix); with `aligned = TRUE`, `x` is then the
+#'   standardised measured and `y` the aligned reconstructed positions.
 #' @param aligned Return the standardised `x` and aligned `y` too.
+#' @param reduction For objects: the reduction with the reconstructed
+#'   positions.
 #' @return The disparity, or with `aligned = TRUE` a list with `disparity`,
 #'   `x` and `y`.
 #' @export
@@ -17,7 +24,14 @@
 #' y <- cbind(c(4, 4, 4, 2), c(-2, -4, -6, -6))
 #' procrustes_distance(x, y)          # 0: y is x rotated and scaled
 #' procrustes_distance(x, y[4:1, ])   # > 0
-procrustes_distance <- function(x, y, aligned = FALSE) {
+procrustes_distance <- function(x, y = NULL, aligned = FALSE, reduction = "dpvae") {
+  if (is_seurat(x) || is_sce(x)) {
+    if (is_seurat(x)) need_seurat_object()
+    cells <- colnames(x)
+    measured <- metric_coords(object_coords(x, y), cells, length(cells), name = "y")
+    y <- object_reduction(x, reduction)[cells, , drop = FALSE]
+    x <- measured
+  }
   x <- as_numeric_matrix(x, "x")
   y <- as_numeric_matrix(y, "y")
   res <- rust_result(procrustes_impl(x, y))
@@ -103,6 +117,16 @@ metric_threads <- function(num.threads, call = rlang_caller()) {
   if (is.null(num.threads)) return(0L)
   check_number(num.threads, "num.threads", min = 1, max = 1024, integer = TRUE, call = call)
   as.integer(num.threads)
+}
+
+# match.arg() with a classed error: `x` is the default vector (take the first) or one of its values.
+arg_choice <- function(x, name, call = rlang_caller()) {
+  choices <- eval(formals(sys.function(sys.parent()))[[name]])
+  if (identical(x, choices)) return(choices[1])
+  if (!is.character(x) || length(x) != 1L || !x %in% choices) {
+    dpvae_abort("{.arg {name}} must be one of {.val {choices}}, not {.val {format(x)}}.", call = call)
+  }
+  x
 }
 
 is_sce <- function(x) methods::is(x, "SingleCellExperiment")
@@ -304,7 +328,7 @@ spatial_expression_correlation <- function(x, coords = NULL, dissimilarity = c("
                                            max_cells = 2000, n_pairs = 2e5, n_perm = 0, seed = NULL,
                                            features = NULL, assay = NULL, layer = NULL, assay.type = NULL,
                                            num.threads = NULL) {
-  dissimilarity <- match.arg(dissimilarity)
+  dissimilarity <- arg_choice(dissimilarity, "dissimilarity")
   check_number(max_cells, "max_cells", min = 0, max = 1e6, integer = TRUE)
   check_number(n_pairs, "n_pairs", min = 1, max = 2^31, integer = TRUE)
   check_number(n_perm, "n_perm", min = 0, max = 1e6, integer = TRUE)

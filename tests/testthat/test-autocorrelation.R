@@ -203,7 +203,7 @@ test_that("bad input gives classed errors", {
   expect_error(morans_i(x, co, num.threads = 0), class = "dpvae_error_input")
   expect_error(morans_i(x, co, p.adjust.method = "nope", num.threads = 1), class = "dpvae_error_input")
   expect_error(morans_i(x, co, features = "nope", num.threads = 1), class = "dpvae_error_input")
-  expect_error(morans_i(x, co, alternative = "nope"))
+  expect_error(morans_i(x, co, alternative = "nope"), "alternative", class = "dpvae_error_input")
   expect_error(morans_i("a", co), class = "dpvae_error_input")
   expect_error(morans_i(x, weights = diag(3), num.threads = 1), class = "dpvae_error_input")
   expect_error(morans_i(x, co, weights = diag(ncol(x)), num.threads = 1), class = "dpvae_error_input")
@@ -256,6 +256,11 @@ test_that("Seurat (v4 and v5): results go to the assay's feature metadata", {
   colnames(lat) <- paste0("dpvaelatent_", 1:3)
   out[["dpvae_latent"]] <- SeuratObject::CreateDimReducObject(embeddings = lat, key = "dpvaelatent_", assay = "RNA")
   expect_equal(distortion(out, num.threads = 1)$distortion, 1, tolerance = 1e-10)
+  expect_lt(procrustes_distance(out), 1e-12)     # "dpvae" is a similarity transform of x/y
+  yperm <- mob$coords[c(2:nrow(mob$coords), 1), ]
+  rownames(yperm) <- colnames(out)
+  expect_equal(procrustes_distance(out, y = yperm), procrustes_distance(yperm, emb), tolerance = 1e-12)
+  expect_error(procrustes_distance(out, reduction = "dpvae_latent"), class = "dpvae_error_input")
   expect_equal(spatial_expression_correlation(out, features = genes, num.threads = 1)$pearson,
                spatial_expression_correlation(mob$counts[genes, ], mob$coords, num.threads = 1)$pearson)
   expect_error(distortion(out, reduction = "nope"), class = "dpvae_error_input")
@@ -277,6 +282,7 @@ test_that("SingleCellExperiment and SpatialExperiment: results go to rowData", {
   SingleCellExperiment::reducedDim(out, "dpvae") <- mob$coords * 2
   out <- morans_i(out, coords = "dpvae", features = genes, assay.type = "counts", name = "rec",
                   num.threads = 1)
+  expect_lt(procrustes_distance(out), 1e-12)
   expect_equal(SummarizedExperiment::rowData(out)[genes, "rec_statistic"],
                morans_i(mob$counts[genes, ], mob$coords, num.threads = 1)$statistic)
   expect_error(morans_i(sce, assay.type = "nope", num.threads = 1), class = "dpvae_error_input")

@@ -70,6 +70,7 @@ test_that("spatial_expression_correlation: Mantel test and sampled pairs are see
   expect_identical(c1, c2)
   expect_error(spatial_expression_correlation(x, mob$coords[-1, ]), class = "dpvae_error_input")
   expect_error(spatial_expression_correlation(x, mob$coords, n_perm = -1), class = "dpvae_error_input")
+  expect_error(spatial_expression_correlation(x, mob$coords, dissimilarity = "x"), class = "dpvae_error_input")
   expect_error(spatial_expression_correlation(x[1, , drop = FALSE], mob$coords, num.threads = 1),
                class = "dpvae_error_input")
 })

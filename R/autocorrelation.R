@@ -85,7 +85,7 @@ morans_i <- function(x, coords = NULL, k = 5, weights = NULL, style = NULL, rand
                      alternative = c("greater", "less", "two.sided"), n_perm = 0, seed = NULL,
                      p.adjust.method = "BH", features = NULL, assay = NULL, layer = NULL,
                      assay.type = NULL, name = "moran_i", num.threads = NULL) {
-  alternative <- arg_choice(alternative, "alternative")
+  alternative <- metric_choice(alternative, "alternative")
   autocorrelation_verb("moran", x, coords, k, weights, style, randomisation, alternative, n_perm,
                        seed, p.adjust.method, features, assay, layer, assay.type, name, num.threads)
 }
@@ -96,7 +96,7 @@ gearys_c <- function(x, coords = NULL, k = 5, weights = NULL, style = NULL, rand
                      alternative = c("greater", "less", "two.sided"), n_perm = 0, seed = NULL,
                      p.adjust.method = "BH", features = NULL, assay = NULL, layer = NULL,
                      assay.type = NULL, name = "geary_c", num.threads = NULL) {
-  alternative <- arg_choice(alternative, "alternative")
+  alternative <- metric_choice(alternative, "alternative")
   autocorrelation_verb("geary", x, coords, k, weights, style, randomisation, alternative, n_perm,
                        seed, p.adjust.method, features, assay, layer, assay.type, name, num.threads)
 }
@@ -108,7 +108,7 @@ spatial_autocorrelation <- function(x, coords = NULL, k = 5, weights = NULL, sty
                                     n_perm = 0, seed = NULL, p.adjust.method = "BH", features = NULL,
                                     assay = NULL, layer = NULL, assay.type = NULL,
                                     name = c("moran_i", "geary_c"), num.threads = NULL) {
-  alternative <- arg_choice(alternative, "alternative")
+  alternative <- metric_choice(alternative, "alternative")
   autocorrelation_verb(c("moran", "geary"), x, coords, k, weights, style, randomisation, alternative, n_perm,
                        seed, p.adjust.method, features, assay, layer, assay.type, name, num.threads)
 }
@@ -132,7 +132,7 @@ autocorrelation_verb <- function(stats, x, coords, k, weights, style, randomisat
     dpvae_abort("{.arg name} must be {length(stats)} string{?s}.", call = call)
   }
   threads <- metric_threads(num.threads, call = call)
-  object_input <- is_seurat(x) || is_sce(x)
+  object_input <- is_seurat(x) || metric_is_sce(x)
   if (is.null(weights)) {
     check_number(k, "k", min = 1, max = .Machine$integer.max, integer = TRUE, call = call)
     inp <- metric_input(x, coords, features = features, assay = assay, layer = layer,
@@ -180,7 +180,7 @@ autocorrelation_verb <- function(stats, x, coords, k, weights, style, randomisat
                  seed = if (n_perm > 0) seed else NA_real_, p.adjust.method = p.adjust.method, n_cells = n)
   if (object_input) {
     for (t in seq_along(stats)) {
-      x <- store_feature_results(x, inp$assay, one(stats[t]), name[t], call = call)
+      x <- metric_store_features(x, inp$assay, one(stats[t]), name[t], call = call)
     }
     return(x)
   }

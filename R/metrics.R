@@ -25,11 +25,11 @@
 #' procrustes_distance(x, y)          # 0: y is x rotated and scaled
 #' procrustes_distance(x, y[4:1, ])   # > 0
 procrustes_distance <- function(x, y = NULL, aligned = FALSE, reduction = "dpvae") {
-  if (is_seurat(x) || is_sce(x)) {
+  if (is_seurat(x) || metric_is_sce(x)) {
     if (is_seurat(x)) need_seurat_object()
     cells <- colnames(x)
-    measured <- metric_coords(object_coords(x, y), cells, length(cells), name = "y")
-    y <- object_reduction(x, reduction)[cells, , drop = FALSE]
+    measured <- metric_coords(metric_object_coords(x, y), cells, length(cells), name = "y")
+    y <- metric_reduction(x, reduction)[cells, , drop = FALSE]
     x <- measured
   }
   x <- as_numeric_matrix(x, "x")
@@ -91,15 +91,15 @@ metric_coords <- function(coords, cells, n, name = "coords", call = rlang_caller
   if (is.null(coords)) {
     dpvae_abort("{.arg {name}} is missing: give a cells x 2 (or 3) matrix of spatial coordinates.", call = call)
   }
+  if ((is.matrix(coords) || is.data.frame(coords)) && anyNA(coords)) {
+    bad <- which(!stats::complete.cases(coords))
+    dpvae_abort(c("{.arg {name}} has NA for {length(bad)} cell{?s} (e.g. row {bad[1]}).",
+                  i = "Metrics need every cell's position: subset to the cells with coordinates."), call = call)
+  }
   coords <- as_coords(coords, cells, call = call)
   if (nrow(coords) != n) {
     dpvae_abort("{.arg {name}} has {nrow(coords)} row{?s} but the data have {n} cell{?s}: give one row per cell.",
                 call = call)
-  }
-  bad <- which(!stats::complete.cases(coords))
-  if (length(bad)) {
-    dpvae_abort(c("{.arg {name}} has NA for {length(bad)} cell{?s} (e.g. row {bad[1]}).",
-                  i = "Metrics need every cell's position: subset to the cells with coordinates."), call = call)
   }
   coords
 }
@@ -120,7 +120,7 @@ metric_threads <- function(num.threads, call = rlang_caller()) {
 }
 
 # match.arg() with a classed error: `x` is the default vector (take the first) or one of its values.
-arg_choice <- function(x, name, call = rlang_caller()) {
+metric_choice <- function(x, name, call = rlang_caller()) {
   choices <- eval(formals(sys.function(sys.parent()))[[name]])
   if (identical(x, choices)) return(choices[1])
   if (!is.character(x) || length(x) != 1L || !x %in% choices) {
@@ -129,10 +129,10 @@ arg_choice <- function(x, name, call = rlang_caller()) {
   x
 }
 
-is_sce <- function(x) methods::is(x, "SingleCellExperiment")
-is_spe <- function(x) methods::is(x, "SpatialExperiment")
+metric_is_sce <- function(x) methods::is(x, "SingleCellExperiment")
+metric_is_spe <- function(x) methods::is(x, "SpatialExperiment")
 
-bioc_fun <- function(pkg, name, call = rlang_caller()) {
+metric_bioc_fun <- function(pkg, name, call = rlang_caller()) {
   if (!requireNamespace(pkg, quietly = TRUE)) {
     dpvae_abort("This needs the {.pkg {pkg}} package (Bioconductor): {.code BiocManager::install(\"{pkg}\")}.",
                 kind = "dependency", call = call)
@@ -149,19 +149,19 @@ metric_input <- function(x, coords, features = NULL, assay = NULL, layer = NULL,
     need_seurat_object(call)
     kind <- "seurat"
     assay <- assay %||% SeuratObject::DefaultAssay(x)
-    layer <- layer %||% seurat_default_layer(x, assay)
+    layer <- layer %||% metric_seurat_layer(x, assay)
     expr <- seurat_expression(x, assay = assay, layer = layer, call = call)
-    coords <- object_coords(x, coords, call = call)
-  } else if (is_sce(x)) {
+    coords <- metric_object_coords(x, coords, call = call)
+  } else if (metric_is_sce(x)) {
     kind <- "sce"
-    anames <- bioc_fun("SummarizedExperiment", "assayNames", call)(x)
+    anames <- metric_bioc_fun("SummarizedExperiment", "assayNames", call)(x)
     assay.type <- assay.type %||% intersect(c("logcounts", "counts"), anames)[1]
     if (is.na(assay.type) || !assay.type %in% anames) {
       dpvae_abort(c("The object has no assay {.val {assay.type %|NA|% 'logcounts'}}.",
                     i = "Choose one of {.val {anames}} with {.arg assay.type}."), call = call)
     }
-    expr <- bioc_fun("SummarizedExperiment", "assay", call)(x, assay.type, withDimnames = TRUE)
-    coords <- object_coords(x, coords, call = call)
+    expr <- metric_bioc_fun("SummarizedExperiment", "assay", call)(x, assay.type, withDimnames = TRUE)
+    coords <- metric_object_coords(x, coords, call = call)
   } else {
     expr <- x
   }
@@ -184,7 +184,7 @@ metric_input <- function(x, coords, features = NULL, assay = NULL, layer = NULL,
 
 `%|NA|%` <- function(a, b) if (length(a) != 1L || is.na(a)) b else a
 
-seurat_default_layer <- function(object, assay) {
+metric_seurat_layer <- function(object, assay) {
   if (seurat_v5()) {
     if ("data" %in% seurat_fun("Layers")(object[[assay]])) "data" else "counts"
   } else {
@@ -196,10 +196,10 @@ seurat_default_layer <- function(object, assay) {
 # positions); meta.data / colData column names; or, by default, the measured positions
 # (SpatialExperiment spatialCoords(), Seurat image coordinates or x/y-like meta.data columns,
 # SCE colData columns).
-object_coords <- function(object, coords, call = rlang_caller()) {
+metric_object_coords <- function(object, coords, call = rlang_caller()) {
   cells <- colnames(object)
   if (is.character(coords) && length(coords) == 1L) {
-    red <- object_reduction(object, coords, must = FALSE, call = call)
+    red <- metric_reduction(object, coords, must = FALSE, call = call)
     if (!is.null(red)) {
       if (!ncol(red) %in% 2:3) {
         dpvae_abort("Reduction {.val {coords}} has {ncol(red)} columns; coordinates need 2 or 3.", call = call)
@@ -209,9 +209,9 @@ object_coords <- function(object, coords, call = rlang_caller()) {
   }
   if (is_seurat(object)) return(seurat_coords(object, coords, call = call))
   if (!is.null(coords) && !is.character(coords)) return(coords)
-  cd <- as.data.frame(bioc_fun("SummarizedExperiment", "colData", call)(object))
+  cd <- as.data.frame(metric_bioc_fun("SummarizedExperiment", "colData", call)(object))
   if (is.character(coords)) {
-    sc <- if (is_spe(object)) bioc_fun("SpatialExperiment", "spatialCoords", call)(object) else NULL
+    sc <- if (metric_is_spe(object)) metric_bioc_fun("SpatialExperiment", "spatialCoords", call)(object) else NULL
     if (!is.null(sc) && all(coords %in% colnames(sc))) return(sc[, coords, drop = FALSE])
     miss <- setdiff(coords, colnames(cd))
     if (length(miss)) {
@@ -219,8 +219,8 @@ object_coords <- function(object, coords, call = rlang_caller()) {
     }
     return(cd[, coords, drop = FALSE])
   }
-  if (is_spe(object)) {
-    sc <- bioc_fun("SpatialExperiment", "spatialCoords", call)(object)
+  if (metric_is_spe(object)) {
+    sc <- metric_bioc_fun("SpatialExperiment", "spatialCoords", call)(object)
     if (ncol(sc) %in% 2:3) return(sc)
   }
   for (set in coord_column_sets) {
@@ -232,14 +232,14 @@ object_coords <- function(object, coords, call = rlang_caller()) {
 }
 
 # An embedding (cells x dims) of a Seurat reduction / SCE reducedDim, or NULL (must = FALSE).
-object_reduction <- function(object, name, must = TRUE, call = rlang_caller()) {
+metric_reduction <- function(object, name, must = TRUE, call = rlang_caller()) {
   if (is_seurat(object)) {
     have <- SeuratObject::Reductions(object)
     if (name %in% have) return(SeuratObject::Embeddings(object, name))
-  } else if (is_sce(object)) {
-    have <- bioc_fun("SingleCellExperiment", "reducedDimNames", call)(object)
+  } else if (metric_is_sce(object)) {
+    have <- metric_bioc_fun("SingleCellExperiment", "reducedDimNames", call)(object)
     if (name %in% have) {
-      m <- as.matrix(bioc_fun("SingleCellExperiment", "reducedDim", call)(object, name))
+      m <- as.matrix(metric_bioc_fun("SingleCellExperiment", "reducedDim", call)(object, name))
       if (is.null(rownames(m))) rownames(m) <- colnames(object)
       return(m)
     }
@@ -256,7 +256,7 @@ object_reduction <- function(object, name, must = TRUE, call = rlang_caller()) {
 
 # Per-gene results (data frame with a `gene` column) into the feature metadata of an object:
 # Seurat assay meta.features (v4) / meta.data (v5), SCE rowData; columns `<prefix>_<column>`.
-store_feature_results <- function(object, assay, res, prefix, call = rlang_caller()) {
+metric_store_features <- function(object, assay, res, prefix, call = rlang_caller()) {
   vals <- res[, setdiff(names(res), "gene"), drop = FALSE]
   names(vals) <- paste0(prefix, "_", names(vals))
   if (is_seurat(object)) {
@@ -270,9 +270,9 @@ store_feature_results <- function(object, assay, res, prefix, call = rlang_calle
   }
   genes <- rownames(object)
   full <- vals[match(genes, res$gene), , drop = FALSE]
-  rd <- bioc_fun("SummarizedExperiment", "rowData", call)(object)
+  rd <- metric_bioc_fun("SummarizedExperiment", "rowData", call)(object)
   for (nm in names(full)) rd[[nm]] <- full[[nm]]
-  bioc_fun("SummarizedExperiment", "rowData<-", call)(object, value = rd)
+  metric_bioc_fun("SummarizedExperiment", "rowData<-", call)(object, value = rd)
 }
 
 # ---------------------------------------------------------------------------------------------
@@ -328,7 +328,7 @@ spatial_expression_correlation <- function(x, coords = NULL, dissimilarity = c("
                                            max_cells = 2000, n_pairs = 2e5, n_perm = 0, seed = NULL,
                                            features = NULL, assay = NULL, layer = NULL, assay.type = NULL,
                                            num.threads = NULL) {
-  dissimilarity <- arg_choice(dissimilarity, "dissimilarity")
+  dissimilarity <- metric_choice(dissimilarity, "dissimilarity")
   check_number(max_cells, "max_cells", min = 0, max = 1e6, integer = TRUE)
   check_number(n_pairs, "n_pairs", min = 1, max = 2^31, integer = TRUE)
   check_number(n_perm, "n_perm", min = 0, max = 1e6, integer = TRUE)
@@ -392,11 +392,11 @@ distortion <- function(latent, coords = NULL, max_pairs = 1e6, seed = NULL, redu
                        num.threads = NULL) {
   check_number(max_pairs, "max_pairs", min = 1, max = 2^31, integer = TRUE)
   threads <- metric_threads(num.threads)
-  if (is_seurat(latent) || is_sce(latent)) {
+  if (is_seurat(latent) || metric_is_sce(latent)) {
     if (is_seurat(latent)) need_seurat_object()
     object <- latent
-    latent <- object_reduction(object, reduction)
-    coords <- object_coords(object, coords)
+    latent <- metric_reduction(object, reduction)
+    coords <- metric_object_coords(object, coords)
     cells <- colnames(object)
   } else {
     latent <- as_numeric_matrix(latent, "latent")

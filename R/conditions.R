@@ -7,7 +7,9 @@ dpvae_abort <- function(message, kind = "input", ..., call = rlang_caller(), .en
 }
 
 # The user-facing function that called the internal helper (two frames up by default).
-rlang_caller <- function(n = 2) sys.call(-n)
+# sys.parent(), not sys.call(-n): `call = rlang_caller()` defaults are promises, often forced deep inside
+# cli, where counting frames back from the forcing point finds internal frames ("Error in maybe_missing(call)").
+rlang_caller <- function(n = 2) sys.call(sys.parent(n))
 
 # Rust shims return a `dpvae_rust_error` record instead of raising; re-raise it classed here.
 rust_result <- function(res, call = sys.call(-1)) {

@@ -14,6 +14,22 @@ predict_impl <- function(weights, config_json, frame_json, x, n_samples, seed, d
 #' @noRd
 procrustes_impl <- function(x, y) .Call(wrap__procrustes_impl, x, y)
 
+#' Moran's I and Geary's C of every gene with spdep's tests; one numeric vector per field.
+#' @noRd
+moran_geary_impl <- function(dense, p, i, x, nrow, ncol, coords, k, w_p, w_j, w_x, style, n_perm, seed, alt, num_threads) .Call(wrap__moran_geary_impl, dense, p, i, x, nrow, ncol, coords, k, w_p, w_j, w_x, style, n_perm, seed, alt, num_threads)
+
+#' 1-based kNN indices (n × k integer matrix), as spdep's `knearneigh(coords, k)$nn`.
+#' @noRd
+knn_impl <- function(coords, k, num_threads) .Call(wrap__knn_impl, coords, k, num_threads)
+
+#' Correlation of spatial distance and expression dissimilarity (paper Fig. 2).
+#' @noRd
+spatial_expression_correlation_impl <- function(dense, p, i, x, nrow, ncol, coords, dissimilarity, max_cells, n_pairs, n_perm, seed, num_threads) .Call(wrap__spatial_expression_correlation_impl, dense, p, i, x, nrow, ncol, coords, dissimilarity, max_cells, n_pairs, n_perm, seed, num_threads)
+
+#' Distortion / bi-Lipschitz constants of latent vs spatial distances.
+#' @noRd
+distortion_impl <- function(latent, coords, max_pairs, seed, num_threads) .Call(wrap__distortion_impl, latent, coords, max_pairs, seed, num_threads)
+
 #' @noRd
 libtorch_info_impl <- function() .Call(wrap__libtorch_info_impl)
 

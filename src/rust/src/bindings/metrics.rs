@@ -1,8 +1,21 @@
-//! Metric shims.
+//! Metric shims: Procrustes, Moran's I / Geary's C, distance–expression correlation, distortion.
+//!
+//! Expression arrives genes × cells either as a base-R double matrix (`dense`, column-major,
+//! viewed without copying) or as the slots of a `dgCMatrix` (`p`, `i`, `x`, viewed without
+//! copying as `GeneMatrix::SparseCsc`). Work runs in a rayon pool of `num_threads` threads
+//! (0 = rayon's default); the cores are written so that results do not depend on it.
 use extendr_api::prelude::*;
+use ndarray::{ArrayView2, ShapeBuilder};
 
 use super::conditions::to_robj;
 use super::convert::{matrix_view, to_rmatrix};
+use crate::error::{DpvaeError, Result};
+use crate::metrics::autocorrelation::{moran_geary, Alternative, AutocorrOptions, GeneMatrix};
+use crate::metrics::correlation::{
+    spatial_expression_correlation, CorrelationOptions, Dissimilarity,
+};
+use crate::metrics::distortion::distortion;
+use crate::metrics::knn::{knn_indices, SpatialWeights};
 use crate::metrics::procrustes::procrustes;
 
 /// @noRd
@@ -19,7 +32,307 @@ fn procrustes_impl(x: RMatrix<f64>, y: RMatrix<f64>) -> Robj {
     })())
 }
 
+/// Run `f` in a pool of `threads` threads (0 = rayon's default size).
+fn in_pool<T: Send>(threads: i32, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
+    let mut b = rayon::ThreadPoolBuilder::new();
+    if threads > 0 {
+        b = b.num_threads(threads as usize);
+    }
+    let pool = b
+        .build()
+        .map_err(|e| DpvaeError::Numeric(format!("could not start a thread pool: {e}")))?;
+    pool.install(f)
+}
+
+fn dim(v: i32, what: &str) -> Result<usize> {
+    usize::try_from(v).map_err(|_| DpvaeError::Input(format!("{what} must be >= 0, got {v}")))
+}
+
+/// The genes × cells expression: `dense` (a double vector of length nrow·ncol, column-major)
+/// when it is not NULL, else the dgCMatrix slots `p`, `i`, `x`.
+fn gene_matrix<'a>(
+    dense: &'a Robj,
+    p: &'a Robj,
+    i: &'a Robj,
+    x: &'a Robj,
+    nrow: usize,
+    ncol: usize,
+) -> Result<GeneMatrix<'a>> {
+    if !dense.is_null() {
+        let s = dense.as_real_slice().ok_or_else(|| {
+            DpvaeError::Input("expression must be a double matrix or a dgCMatrix".into())
+        })?;
+        let v = ArrayView2::from_shape((nrow, ncol).f(), s)
+            .map_err(|e| DpvaeError::Input(format!("not a valid expression matrix: {e}")))?;
+        return Ok(GeneMatrix::Dense(v));
+    }
+    let bad = || DpvaeError::Input("expression: invalid dgCMatrix slots".into());
+    Ok(GeneMatrix::SparseCsc {
+        nrow,
+        ncol,
+        p: p.as_integer_slice().ok_or_else(bad)?,
+        i: i.as_integer_slice().ok_or_else(bad)?,
+        x: x.as_real_slice().ok_or_else(bad)?,
+    })
+}
+
+fn coords_view(c: &RMatrix<f64>) -> Result<ArrayView2<'_, f64>> {
+    matrix_view(c)
+}
+
+/// Where the spatial weights come from (R objects already read into plain Rust values, so
+/// the work can move to other threads).
+enum WeightsInput<'a> {
+    /// kNN on these coordinates (n × 2 or 3).
+    Knn(ArrayView2<'a, f64>, usize),
+    /// CSR arrays (0-based): `indptr` (n + 1), `indices`, `values`.
+    Csr(Vec<usize>, Vec<usize>, Vec<f64>),
+}
+
+/// The weights input: kNN from `coords` when `k > 0`, else the CSR arrays `w_p`, `w_j`, `w_x`.
+fn weights_input<'a>(
+    coords: &'a Robj,
+    k: i32,
+    w_p: &Robj,
+    w_j: &Robj,
+    w_x: &Robj,
+    n: usize,
+) -> Result<WeightsInput<'a>> {
+    if k > 0 {
+        let s = coords
+            .as_real_slice()
+            .ok_or_else(|| DpvaeError::Input("coordinates must be a double matrix".into()))?;
+        let d = s.len().checked_div(n).unwrap_or(0);
+        if d == 0 || d * n != s.len() {
+            return Err(DpvaeError::Input(format!(
+                "coordinates must have one row per cell ({n} cells)"
+            )));
+        }
+        let v = ArrayView2::from_shape((n, d).f(), s)
+            .map_err(|e| DpvaeError::Input(format!("not a valid coordinate matrix: {e}")))?;
+        return Ok(WeightsInput::Knn(v, k as usize));
+    }
+    let bad = || DpvaeError::Input("weights: invalid sparse arrays".into());
+    let to_usize = |v: &[i32]| -> Result<Vec<usize>> {
+        v.iter()
+            .map(|&a| usize::try_from(a).map_err(|_| bad()))
+            .collect()
+    };
+    Ok(WeightsInput::Csr(
+        to_usize(w_p.as_integer_slice().ok_or_else(bad)?)?,
+        to_usize(w_j.as_integer_slice().ok_or_else(bad)?)?,
+        w_x.as_real_slice().ok_or_else(bad)?.to_vec(),
+    ))
+}
+
+/// Build the weights. `style`: "B" binary (non-zero weights become 1), "W" row-standardised,
+/// anything else: as given (user weights only; kNN weights are binary then).
+fn build_weights(input: WeightsInput, n: usize, style: &str) -> Result<SpatialWeights> {
+    let w = match input {
+        WeightsInput::Knn(c, k) => {
+            let knn = knn_indices(c, k)?;
+            return SpatialWeights::from_knn(&knn, style != "W");
+        }
+        WeightsInput::Csr(p, j, x) => SpatialWeights::from_csr(n, p, j, x)?,
+    };
+    Ok(match style {
+        "B" => {
+            let mut w = w;
+            for v in &mut w.values {
+                *v = if *v != 0.0 { 1.0 } else { 0.0 };
+            }
+            w
+        }
+        "W" => w.row_standardise(),
+        _ => w,
+    })
+}
+
+fn alternative(a: &str) -> Result<Alternative> {
+    match a {
+        "greater" => Ok(Alternative::Greater),
+        "less" => Ok(Alternative::Less),
+        "two.sided" => Ok(Alternative::TwoSided),
+        _ => Err(DpvaeError::Input(format!(
+            "alternative must be \"greater\", \"less\" or \"two.sided\", not \"{a}\""
+        ))),
+    }
+}
+
+/// Moran's I and Geary's C of every gene with spdep's tests; one numeric vector per field.
+/// @noRd
+#[extendr]
+#[allow(clippy::too_many_arguments)]
+fn moran_geary_impl(
+    dense: Robj,
+    p: Robj,
+    i: Robj,
+    x: Robj,
+    nrow: i32,
+    ncol: i32,
+    coords: Robj,
+    k: i32,
+    w_p: Robj,
+    w_j: Robj,
+    w_x: Robj,
+    style: &str,
+    n_perm: i32,
+    seed: f64,
+    alt: &str,
+    num_threads: i32,
+) -> Robj {
+    to_robj((|| -> Result<Robj> {
+        let (nrow, ncol) = (dim(nrow, "nrow")?, dim(ncol, "ncol")?);
+        let expr = gene_matrix(&dense, &p, &i, &x, nrow, ncol)?;
+        let opts = AutocorrOptions {
+            n_perm: dim(n_perm, "n_perm")?,
+            seed: seed as u64,
+            alternative: alternative(alt)?,
+            adjust_n: true,
+        };
+        let input = weights_input(&coords, k, &w_p, &w_j, &w_x, ncol)?;
+        let res = in_pool(num_threads, || {
+            let w = build_weights(input, ncol, style)?;
+            moran_geary(&expr, &w, &opts)
+        })?;
+        let col = |f: &dyn Fn(&crate::metrics::autocorrelation::GeneAutocorr) -> f64| {
+            res.iter().map(f).collect::<Vec<f64>>()
+        };
+        let stats = |moran: bool| -> Robj {
+            let pick = move |r: &crate::metrics::autocorrelation::GeneAutocorr| {
+                if moran {
+                    r.moran
+                } else {
+                    r.geary
+                }
+            };
+            list!(
+                statistic = col(&|r| pick(r).statistic),
+                expected = col(&|r| pick(r).expected),
+                variance_randomisation = col(&|r| pick(r).variance_randomisation),
+                z_randomisation = col(&|r| pick(r).z),
+                p_randomisation = col(&|r| pick(r).p_value),
+                variance_normal = col(&|r| pick(r).variance_normal),
+                z_normal = col(&|r| pick(r).z_normal),
+                p_normal = col(&|r| pick(r).p_value_normal),
+                p_perm = col(&|r| pick(r).p_value_perm.unwrap_or(f64::NAN))
+            )
+            .into()
+        };
+        Ok(list!(
+            moran = stats(true),
+            geary = stats(false),
+            constant = res.iter().map(|r| r.constant).collect::<Vec<bool>>()
+        )
+        .into())
+    })())
+}
+
+/// 1-based kNN indices (n × k integer matrix), as spdep's `knearneigh(coords, k)$nn`.
+/// @noRd
+#[extendr]
+fn knn_impl(coords: RMatrix<f64>, k: i32, num_threads: i32) -> Robj {
+    to_robj((|| -> Result<Robj> {
+        let k = dim(k, "k")?;
+        let c = coords_view(&coords)?;
+        let nn = in_pool(num_threads, || knn_indices(c, k))?;
+        let m = RMatrix::new_matrix(nn.len(), k, |r, c| (nn[r][c] + 1) as i32);
+        Ok(m.into())
+    })())
+}
+
+/// Correlation of spatial distance and expression dissimilarity (paper Fig. 2).
+/// @noRd
+#[extendr]
+#[allow(clippy::too_many_arguments)]
+fn spatial_expression_correlation_impl(
+    dense: Robj,
+    p: Robj,
+    i: Robj,
+    x: Robj,
+    nrow: i32,
+    ncol: i32,
+    coords: RMatrix<f64>,
+    dissimilarity: &str,
+    max_cells: f64,
+    n_pairs: f64,
+    n_perm: i32,
+    seed: f64,
+    num_threads: i32,
+) -> Robj {
+    to_robj((|| -> Result<Robj> {
+        let (nrow, ncol) = (dim(nrow, "nrow")?, dim(ncol, "ncol")?);
+        let expr = gene_matrix(&dense, &p, &i, &x, nrow, ncol)?;
+        let opts = CorrelationOptions {
+            dissimilarity: match dissimilarity {
+                "pearson" => Dissimilarity::Pearson,
+                "euclidean" => Dissimilarity::Euclidean,
+                d => {
+                    return Err(DpvaeError::Input(format!(
+                        "dissimilarity must be \"pearson\" or \"euclidean\", not \"{d}\""
+                    )))
+                }
+            },
+            max_cells: max_cells as usize,
+            n_pairs: n_pairs as usize,
+            n_perm: dim(n_perm, "n_perm")?,
+            seed: seed as u64,
+        };
+        let c = coords_view(&coords)?;
+        let r = in_pool(num_threads, || {
+            spatial_expression_correlation(&expr, c, &opts)
+        })?;
+        Ok(list!(
+            pearson = r.pearson,
+            spearman = r.spearman,
+            p_value_pearson = r.p_value_pearson.unwrap_or(f64::NAN),
+            p_value_spearman = r.p_value_spearman.unwrap_or(f64::NAN),
+            n_pairs = r.n_pairs as f64,
+            n_pairs_dropped = r.n_pairs_dropped as f64,
+            sampled = r.sampled
+        )
+        .into())
+    })())
+}
+
+/// Distortion / bi-Lipschitz constants of latent vs spatial distances.
+/// @noRd
+#[extendr]
+fn distortion_impl(
+    latent: RMatrix<f64>,
+    coords: RMatrix<f64>,
+    max_pairs: f64,
+    seed: f64,
+    num_threads: i32,
+) -> Robj {
+    to_robj((|| -> Result<Robj> {
+        let (l, c) = (matrix_view(&latent)?, coords_view(&coords)?);
+        let d = in_pool(num_threads, || {
+            distortion(l, c, max_pairs as usize, seed as u64)
+        })?;
+        Ok(list!(
+            lower = d.lower,
+            upper = d.upper,
+            distortion = d.distortion,
+            q01 = d.q01,
+            q99 = d.q99,
+            robust_distortion = d.robust_distortion,
+            median = d.median,
+            stress = d.stress,
+            scale = d.scale,
+            n_pairs = d.n_pairs as f64,
+            n_ratio_pairs = d.n_ratio_pairs as f64,
+            sampled = d.sampled
+        )
+        .into())
+    })())
+}
+
 extendr_module! {
     mod metrics_bindings;
     fn procrustes_impl;
+    fn moran_geary_impl;
+    fn knn_impl;
+    fn spatial_expression_correlation_impl;
+    fn distortion_impl;
 }

@@ -212,7 +212,10 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
   env <- environment() # the progress bar lives as long as this call
   bar <- NULL
   failure <- NULL
+  # Returning FALSE stops training as Ctrl-C does; the option lets tests simulate an interrupt.
+  stop_at <- getOption("dpvae.stop_at_epoch", Inf)
   progress <- function(epoch, loss, recon, kl, dp, scale, stress) {
+    if (epoch >= stop_at) return(FALSE)
     if (!isTRUE(verbose)) return(TRUE)
     # An error here must not unwind through Rust: keep it, stop training, re-raise below.
     tryCatch({

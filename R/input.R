@@ -46,11 +46,34 @@ reference_input <- function(reference, call = rlang_caller()) {
       one <- reference[[1]]
       return(reference_input(one, call = call) %||% as_reference(one, call = call))
     }
-    dpvae_abort(c("Training on several reference sections ({length(reference)} given) is not supported yet.",
-                  i = "Give one section as {.arg reference}; joint training on sections is planned."),
-                kind = "unsupported", call = call)
+    return(join_sections(reference, call = call))
   }
   NULL
+}
+
+# Several sections trained jointly: their shared genes, cells side by side, and a section label per
+# cell that becomes the dp mask, so distances between cells of different sections never count.
+#' @noRd
+join_sections <- function(sections, call = rlang_caller()) {
+  parts <- lapply(sections, function(one) reference_input(one, call = call) %||% as_reference(one, call = call))
+  genes <- Reduce(intersect, lapply(parts, function(p) rownames(p$x)))
+  if (length(genes) < 2L) {
+    dpvae_abort("The {length(parts)} reference sections share {length(genes)} gene{?s}; they need common gene names.",
+                call = call)
+  }
+  dims <- unique(vapply(parts, function(p) ncol(p$coords), integer(1)))
+  if (length(dims) > 1L) dpvae_abort("All reference sections need the same number of spatial dimensions.", call = call)
+  label <- names(sections) %||% paste0("section", seq_along(parts))
+  label[!nzchar(label)] <- paste0("section", which(!nzchar(label)))
+  x <- do.call(cbind, lapply(parts, function(p) {
+    m <- p$x[genes, , drop = FALSE]
+    if (is.matrix(m)) methods::as(m, "CsparseMatrix") else m
+  }))
+  cells <- unlist(lapply(seq_along(parts), function(i) paste0(label[i], "_", colnames(parts[[i]]$x))))
+  colnames(x) <- cells
+  coords <- do.call(rbind, lapply(parts, `[[`, "coords"))
+  rownames(coords) <- cells
+  list(x = x, coords = coords, groups = rep(label, vapply(parts, function(p) ncol(p$x), integer(1))))
 }
 
 # What reconstruct_cells() trains on when given `reference =`: expression and coordinates of any supported

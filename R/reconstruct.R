@@ -4,9 +4,12 @@
 #' * `object` only: cells with coordinates train a dp-VAE and every cell,
 #'   including those without coordinates (`NA`), gets a reconstructed
 #'   position.
-#' * `reference =`: train on a spatial reference (a Seurat object, or a list
-#'   with `counts` and `coords`), then place the cells of `object` (for
-#'   example scRNA-seq) in the reference's coordinates.
+#' * `reference =`: train on a spatial reference (a Seurat,
+#'   SingleCellExperiment or SpatialExperiment object, or a list with `counts`
+#'   and `coords`), then place the cells of `object` (for example scRNA-seq)
+#'   in the reference's coordinates. A list of several such sections is
+#'   trained jointly on their shared genes, with the distance-preserving term
+#'   kept within each section (`mask` = the sections).
 #' * `model =`: apply a fitted `dpvae_model`.
 #'
 #' Measured coordinates are never overwritten: results go to new fields.
@@ -117,7 +120,12 @@ reconstruct_cells <- function(x, coords, reference, model, device, verbose, ...,
       model <- dpvae_fit(x, coords, ..., device = device, verbose = verbose)
     } else {
       ref <- reference_data(reference, genes = rownames(x), verbose = verbose, call = call)
-      model <- dpvae_fit(ref$x, ref$coords, ..., device = device, verbose = verbose)
+      model <- if (is.null(ref$groups)) {
+        dpvae_fit(ref$x, ref$coords, ..., device = device, verbose = verbose)
+      } else {
+        if ("mask" %in% ...names()) dpvae_abort("With several reference sections the mask is the sections; drop {.arg mask}.", call = call)
+        dpvae_fit(ref$x, ref$coords, ..., mask = ref$groups, device = device, verbose = verbose)
+      }
     }
   } else {
     validate_model(model, call = call)

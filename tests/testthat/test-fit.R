@@ -123,3 +123,23 @@ test_that("minibatches, validation split, wider latents and uncertainty", {
   res <- dpvae_reconstruct(mob$counts[, 1:30], model = mb, n_samples = 5)
   expect_true("dpvae_uncertainty" %in% names(res))
 })
+
+test_that("an interrupted fit keeps the best state so far, warns, and leaves inputs unchanged", {
+  skip_if_not_installed("SeuratObject")
+  obj <- suppressWarnings(SeuratObject::CreateSeuratObject(counts = mob$counts))
+  obj$x <- mob$coords[, 1]
+  obj$y <- mob$coords[, 2]
+  before <- obj
+  old <- options(dpvae.stop_at_epoch = 40)
+  on.exit(options(old))
+  expect_warning(fit <- do.call(dpvae_fit, c(list(mob$counts, mob$coords, seed = 1), quick_fit_args)),
+                 class = "dpvae_warning_interrupted")
+  expect_true(fit$interrupted)
+  expect_equal(fit$epochs_run, 40)
+  expect_true(fit$best_epoch > 20 && fit$best_epoch <= 40)
+  expect_true(all(is.finite(fit$fitted_coords)))
+  expect_warning(out <- do.call(dpvae_reconstruct, c(list(obj, coords = c("x", "y"), seed = 1), quick_fit_args)),
+                 class = "dpvae_warning_interrupted")
+  expect_identical(obj, before)
+  expect_true(SeuratObject::Misc(out, "dpvae")$interrupted)
+})

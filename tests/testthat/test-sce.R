@@ -116,8 +116,6 @@ test_that("bad SCE input gives classed errors", {
   expect_error(dpvae_reconstruct(make_sce(FALSE)), "Could not find spatial coordinates", class = "dpvae_error_input")
   expect_error(dpvae_fit(make_sce(FALSE)), "Could not find spatial coordinates", class = "dpvae_error_input")
   expect_error(dpvae_reconstruct(sce, coords = mob$coords[1:10, ]), class = "dpvae_error_input")
-  expect_error(dpvae_reconstruct(make_sce(FALSE), reference = list(make_spe(), make_spe())),
-               "several reference sections", class = "dpvae_error_unsupported")
   expect_error(dpvae_reconstruct(make_sce(FALSE), reference = "spots"), class = "dpvae_error_input")
   expect_error(predict(quick_fit(), sce, assay.type = "nope"), class = "dpvae_error_input")
 })

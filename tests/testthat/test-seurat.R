@@ -67,5 +67,4 @@ test_that("dpvae_fit() and predict() accept a Seurat object; a Seurat reference 
   res <- do.call(dpvae_reconstruct, c(list(mob$counts[, 201:262], reference = obj[, 1:200], seed = 1), args))
   expect_identical(rownames(res), colnames(mob$counts)[201:262])
   expect_error(dpvae_fit(obj, coords = c("x", "nope")), class = "dpvae_error_input")
-  expect_error(dpvae_reconstruct(mob$counts, reference = list(obj, obj)), class = "dpvae_error_unsupported")
 })

@@ -24,7 +24,7 @@ phase "cargo fmt --check"
 (cd src/rust && cargo fmt --check)
 
 phase "cargo clippy -D warnings"
-(cd src/rust && cargo clippy --release --lib --tests --quiet -- -D warnings)
+(cd src/rust && cargo clippy --release --lib --tests --examples --quiet -- -D warnings)
 
 phase "cargo test (Rust core)"
 (cd src/rust && cargo test --release --lib 2>&1) | tee "$RESULTS/cargo.log" | grep -E '^test result|FAILED|panicked' || true

@@ -19,3 +19,8 @@ pub fn to_rmatrix(a: &Array2<f64>) -> Robj {
 pub fn raw_bytes(r: &Raw) -> &[u8] {
     r.as_slice()
 }
+
+/// 0-based Rust indices as R's 1-based integers.
+pub fn one_based(idx: &[usize]) -> Vec<i32> {
+    idx.iter().map(|&i| i as i32 + 1).collect()
+}

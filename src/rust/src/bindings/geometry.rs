@@ -4,7 +4,7 @@ use extendr_api::prelude::*;
 use ndarray::Array2;
 
 use super::conditions::to_robj;
-use super::convert::{matrix_view, to_rmatrix};
+use super::convert::{matrix_view, one_based, to_rmatrix};
 use super::interrupt::interrupted;
 use crate::error::{DpvaeError, Result};
 use crate::geometry::constrained::{smacof_fixed_with_callback, smacof_penalized_with_callback};
@@ -176,11 +176,7 @@ fn impute_impl(
             coords = to_rmatrix(&coords),
             stress1 = res.stress1,
             converged = res.converged,
-            landmarks = res
-                .landmarks
-                .iter()
-                .map(|&i| i as i32 + 1)
-                .collect::<Vec<i32>>(),
+            landmarks = one_based(&res.landmarks),
             refined = res.refined,
             refine_iterations = res.refine_iterations as i32
         )

@@ -2,7 +2,7 @@
 use extendr_api::prelude::*;
 
 use super::conditions::to_robj;
-use super::convert::{matrix_view, raw_bytes, to_rmatrix};
+use super::convert::{matrix_view, one_based, raw_bytes, to_rmatrix};
 use super::interrupt::interrupted;
 use crate::error::{DpvaeError, Result};
 use crate::vae::config::Config;
@@ -105,11 +105,7 @@ fn fit_list(cfg: &Config, out: &FitOutput) -> Result<Robj> {
         best_epoch = out.best_epoch as i32,
         interrupted = out.interrupted,
         scale = out.scale,
-        validation = out
-            .validation
-            .iter()
-            .map(|&v| v as i32 + 1)
-            .collect::<Vec<i32>>(),
+        validation = one_based(&out.validation),
         prediction = prediction_list(&out.prediction)
     )
     .into())

@@ -90,7 +90,7 @@ knn_baseline <- function(s, sp, k = 5, n_hvg = 2000) {
 
 write_row <- function(row) {
   exists <- file.exists(out)
-  utils::write.table(row, out, sep = ",", row.names = FALSE, col.names = !exists, append = exists, quote = TRUE)
+  utils::write.table(row, out, sep = ",", row.names = FALSE, col.names = !exists, append = exists, quote = TRUE, qmethod = "double")
 }
 
 for (set in sets) {

@@ -83,7 +83,7 @@ impl Default for Config {
             latent_dim: 2,
             alpha: 1.0,
             beta: 1.0,
-            lambda: 1.0,
+            lambda: 10.0,
             dp_loss: DpLoss::Squared,
             dp_latent: DpLatent::Mean,
             likelihood: Likelihood::Gaussian,

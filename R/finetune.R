@@ -38,6 +38,7 @@ dpvae_finetune <- function(model, x, coords, epochs = 100, lr = NULL, lambda = N
   settings <- fit_settings(
     n_genes = length(model$preprocess$genes), hidden = cfg$hidden, latent_dim = cfg$latent_dim,
     lambda = lambda %||% cfg$lambda, beta = beta %||% cfg$beta, alpha = cfg$alpha, dp_loss = cfg$dp_loss,
+    dp_latent = cfg$dp_latent %||% "mean",
     epochs = epochs, lr = lr %||% cfg$lr, warmup = 0, patience = 0, seed = seed, num.threads = num.threads,
     spatial_dims = model$spatial_dims, likelihood = cfg$likelihood, batch_size = cfg$batch_size,
     validation = 0, scale = cfg$scale, n_train = sum(known)

@@ -43,7 +43,7 @@ test_that("the model keeps its history, settings and preprocessing", {
   expect_named(fit$history, c("epoch", "loss", "recon", "kl", "dp", "scale", "stress"))
   expect_true(all(is.na(fit$history$stress[1:20])))
   expect_true(all(is.finite(fit$history$stress[21:150])))
-  expect_equal(fit$config$lambda, 1)
+  expect_equal(fit$config$lambda, 10)
   expect_length(fit$preprocess$genes, 500)
   expect_true(fit$preprocess$lognorm)
   expect_output(print(fit), "trained on 262 cells x 500 genes")

@@ -13,6 +13,17 @@ pub enum DpLoss {
     Absolute,
 }
 
+/// Which latent value enters the distance-preserving term.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum DpLatent {
+    /// The encoder mean.
+    Mean,
+    /// The reparameterised sample z (the public reproduction's choice): the posterior noise
+    /// must stay small against the spatial distances, which regularises the encoder.
+    Sample,
+}
+
 /// Observation model of the decoder.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]
@@ -39,6 +50,7 @@ pub struct Config {
     /// Weight of the distance-preserving term (0 = plain VAE).
     pub lambda: f64,
     pub dp_loss: DpLoss,
+    pub dp_latent: DpLatent,
     pub likelihood: Likelihood,
     pub epochs: usize,
     /// Cells per minibatch; 0 = full batch.
@@ -71,8 +83,9 @@ impl Default for Config {
             latent_dim: 2,
             alpha: 1.0,
             beta: 1.0,
-            lambda: 1.0,
+            lambda: 10.0,
             dp_loss: DpLoss::Squared,
+            dp_latent: DpLatent::Mean,
             likelihood: Likelihood::Gaussian,
             epochs: 1000,
             batch_size: 0,

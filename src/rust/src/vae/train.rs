@@ -6,7 +6,7 @@ use std::sync::Mutex;
 
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
-use super::config::Config;
+use super::config::{Config, DpLatent};
 use super::likelihood::{reconstruction, Target};
 use super::loss::{self, distance_preserving as penalty};
 use super::model::{Dpvae, SCALE_MAX, SCALE_MIN};
@@ -328,8 +328,15 @@ pub fn train(
                             .filter(|e| !e.0.is_empty())
                             .map(|(ei, ej)| {
                                 let (ti, tj) = pair_tensors(ei, ej, device);
-                                let (mi, _) = model.encode(&tgt.x.index_select(0, &ti));
-                                let (mj, _) = model.encode(&tgt.x.index_select(0, &tj));
+                                let (mi, vi) = model.encode(&tgt.x.index_select(0, &ti));
+                                let (mj, vj) = model.encode(&tgt.x.index_select(0, &tj));
+                                let (mi, mj) = match cfg.dp_latent {
+                                    DpLatent::Mean => (mi, mj),
+                                    DpLatent::Sample => (
+                                        &mi + Tensor::randn_like(&mi) * (vi * 0.5).exp(),
+                                        &mj + Tensor::randn_like(&mj) * (vj * 0.5).exp(),
+                                    ),
+                                };
                                 let dz = (mi - mj)
                                     .square()
                                     .sum_dim_intlist(-1, false, Kind::Float)
@@ -344,7 +351,11 @@ pub fn train(
                                 Some(ds) => Some(ds.shallow_clone()),
                                 None => batch_distances(sb, rows, p),
                             };
-                            match (batch_distances(&f.mu, rows, p), ds) {
+                            let zl = match cfg.dp_latent {
+                                DpLatent::Mean => &f.mu,
+                                DpLatent::Sample => &f.z,
+                            };
+                            match (batch_distances(zl, rows, p), ds) {
                                 (Some(dz), Some(ds)) => Some(penalty(&dz, &ds, &c, cfg.dp_loss)),
                                 _ => None,
                             }

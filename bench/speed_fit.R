@@ -1,0 +1,22 @@
+#!/usr/bin/env Rscript
+# Seconds per epoch of dpvae_fit() on one synthetic data set (make_synthetic.py format).
+# usage: Rscript bench/speed_fit.R DIR EPOCHS THREADS [BATCH]
+suppressPackageStartupMessages({
+  lib <- Sys.getenv("DPVAE_LIB")
+  if (nzchar(lib)) library(dpvae, lib.loc = lib) else library(dpvae)
+})
+a <- commandArgs(TRUE)
+d <- a[1]; epochs <- as.integer(a[2]); threads <- as.integer(a[3])
+batch <- if (length(a) >= 4) as.integer(a[4]) else 0L
+X <- methods::as(Matrix::readMM(file.path(d, "counts.mtx.gz")), "CsparseMatrix")
+con <- gzfile(file.path(d, "features.tsv.gz")); rownames(X) <- readLines(con); close(con)
+obs <- utils::read.delim(file.path(d, "obs.tsv.gz"))
+colnames(X) <- obs$cell
+xy <- as.matrix(obs[, c("x", "y")]); rownames(xy) <- obs$cell
+t0 <- proc.time()[["elapsed"]]
+# dp term and stress monitoring active in every epoch (warmup 0), no early stopping, as bench_speed.sh
+fit <- dpvae_fit(X, xy, n_genes = 2000, hidden = 124, lambda = 0.1, epochs = epochs, warmup = 0, patience = 0,
+                 batch_size = batch, seed = 0, num.threads = threads, verbose = FALSE)
+total <- proc.time()[["elapsed"]] - t0
+cat(sprintf('{"cells": %d, "batch": %d, "epochs": %d, "threads": %d, "s_per_epoch": %.5f, "fit_call_s": %.2f}\n',
+            ncol(X), batch, fit$epochs_run, threads, fit$seconds / fit$epochs_run, total))

@@ -15,7 +15,7 @@ for n in 500 1000 3000 10000; do
   [ -f "$SYN/n$n/counts.mtx.gz" ] || "$REFPY" "$REF/make_synthetic.py" "$SYN/n$n" --cells $n --genes 2000 --seed 0
 done
 # build the Rust example once (not timed)
-(cd "$ROOT/src/rust" && LD_LIBRARY_PATH=$LIBTORCH/lib cargo build --release --example epoch_bench -q)
+(cd "$ROOT/src/rust" && LD_LIBRARY_PATH=$LIBTORCH/lib cargo build --release --example epoch_bench -q) || { echo "epoch_bench does not build" >&2; exit 1; }
 EX=${CARGO_TARGET_DIR:-$ROOT/src/rust/target}/release/examples/epoch_bench
 common="--train-frac 1.0 --n-hvg 2000 --latent 2 --hidden 124 --warmup 0 --patience 0 --threads 2 --seed 0 --quiet"
 rss() { grep "Maximum resident" "$1" | awk '{print $NF}'; }
@@ -31,12 +31,10 @@ run() { # n batch epochs
   /usr/bin/time -v Rscript "$HERE/speed_fit.R" "$SYN/n$n" $e 2 $b > "$OUT/r_$tag.json" 2> "$OUT/r_$tag.time"
   s=$(sed -n 's/.*"s_per_epoch": \([0-9.]*\).*/\1/p' "$OUT/r_$tag.json")
   echo -e "$n\t$b\tdpvae_R\t$s\t$(rss "$OUT/r_$tag.time")\t$la" | tee -a "$OUT/speed.tsv"
-  if [ "$b" -eq 0 ]; then
-    la=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' '/')
-    LD_LIBRARY_PATH=$LIBTORCH/lib /usr/bin/time -v "$EX" $n 2000 $e 2 > "$OUT/rust_$tag.json" 2> "$OUT/rust_$tag.time"
-    s=$(sed -n 's/.*"s_per_epoch": \([0-9.]*\).*/\1/p' "$OUT/rust_$tag.json")
-    echo -e "$n\t$b\tdpvae_rust_example\t$s\t$(rss "$OUT/rust_$tag.time")\t$la" | tee -a "$OUT/speed.tsv"
-  fi
+  la=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' '/')
+  LD_LIBRARY_PATH=$LIBTORCH/lib /usr/bin/time -v "$EX" $n 2000 $e 2 $b > "$OUT/rust_$tag.json" 2> "$OUT/rust_$tag.time"
+  s=$(sed -n 's/.*"s_per_epoch": \([0-9.]*\).*/\1/p' "$OUT/rust_$tag.json")
+  echo -e "$n\t$b\tdpvae_rust_example\t$s\t$(rss "$OUT/rust_$tag.time")\t$la" | tee -a "$OUT/speed.tsv"
 }
 for n in 500 1000 3000; do run $n 0 100; done
 run 10000 1024 20

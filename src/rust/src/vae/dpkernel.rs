@@ -188,8 +188,8 @@ fn run_k<const D: usize, const SQ: bool, const G: bool>(
             p.sum_s2 += rs2 as f64;
             p.grad_c += rgc as f64;
             if G {
-                for k in 0..D {
-                    p.grad[k][i] += gi[k];
+                for (g, v) in p.grad.iter_mut().zip(gi) {
+                    g[i] += v;
                 }
             }
             i += threads;

@@ -1,5 +1,7 @@
 //! Seconds per full-batch epoch outside R, to compare with the same fit inside R.
 //! Usage: cargo run --release --example epoch_bench -- [cells] [genes] [epochs] [threads] [batch]
+//! As bench/speed.sh runs the reference and dpvae_fit(): the dp term and the stress monitoring are
+//! active from the first epoch (warmup 0), no early stopping; batch 0 = full batch.
 use std::time::Instant;
 
 use dpvae::vae::config::Config;
@@ -17,7 +19,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let g = *args.get(1).unwrap_or(&1500);
     let epochs = *args.get(2).unwrap_or(&50);
     let threads = *args.get(3).unwrap_or(&2);
-    let batch_size = *args.get(4).unwrap_or(&0);
+    let batch = *args.get(4).unwrap_or(&0);
     // Deterministic pseudo-data: speed does not depend on the values.
     let mut state = 12345u64;
     let mut next = move || {
@@ -31,19 +33,21 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let cfg = Config {
         n_genes: g,
         epochs,
-        batch_size,
-        warmup: 10,
+        warmup: 0,
         patience: 0,
+        lambda: 0.1,
+        batch_size: batch,
         num_threads: threads,
         ..Config::default()
     };
     let t0 = Instant::now();
+    let inp = Inputs {
+        x: x.view(),
+        counts: None,
+        library: None,
+    };
     let out = fit(
-        &Inputs {
-            x: x.view(),
-            counts: None,
-            library: None,
-        },
+        &inp,
         s.view(),
         &PairSet::All,
         &cfg,
@@ -52,7 +56,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let secs = t0.elapsed().as_secs_f64();
     println!(
-        "{{\"cells\": {n}, \"genes\": {g}, \"epochs\": {}, \"threads\": {threads}, \"s_per_epoch\": {:.5}}}",
+        "{{\"cells\": {n}, \"genes\": {g}, \"batch\": {batch}, \"epochs\": {}, \"threads\": {threads}, \"s_per_epoch\": {:.5}}}",
         out.epochs_run,
         secs / out.epochs_run as f64
     );

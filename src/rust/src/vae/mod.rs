@@ -2,6 +2,7 @@
 //! coordinate frame.
 pub mod checkpoint;
 pub mod config;
+pub mod dpkernel;
 pub mod fit;
 pub mod frame;
 pub mod likelihood;

@@ -6,7 +6,8 @@ use std::sync::Mutex;
 
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
-use super::config::{Config, DpLatent};
+use super::config::{Config, DpLatent, DpLoss};
+use super::dpkernel;
 use super::likelihood::{reconstruction, Target};
 use super::loss::{self, distance_preserving as penalty};
 use super::model::{Dpvae, SCALE_MAX, SCALE_MIN};
@@ -56,6 +57,9 @@ struct Monitor {
     idx: Tensor,
     pairs: MonitorPairs,
     ds: Tensor,
+    /// Coordinates of the monitored cells (row-major) when the fused CPU kernel computes the
+    /// all-pairs stress; empty otherwise.
+    s_vec: Vec<f32>,
 }
 
 enum MonitorPairs {
@@ -86,10 +90,20 @@ impl Monitor {
             },
             PairSet::All => MonitorPairs::All,
         };
+        let dims = sm.size()[1] as usize;
+        let s_vec = if device == Device::Cpu
+            && matches!(mp, MonitorPairs::All)
+            && dpkernel::supported(dims, dims)
+        {
+            Vec::try_from(sm.to_kind(Kind::Float).contiguous().flatten(0, -1)).unwrap_or_default()
+        } else {
+            Vec::new()
+        };
         let mut m = Monitor {
             idx,
             pairs: mp,
             ds: Tensor::zeros([1], (Kind::Float, device)),
+            s_vec,
         };
         m.ds = m.distances(&sm);
         m
@@ -117,6 +131,23 @@ impl Monitor {
     fn stress(&self, model: &Dpvae, x: &Tensor, c: f64) -> f64 {
         tch::no_grad(|| {
             let (mu, _) = model.encode(&x.index_select(0, &self.idx));
+            let dims = mu.size()[1] as usize;
+            if !self.s_vec.is_empty() && self.s_vec.len() == dims * mu.size()[0] as usize {
+                if let Ok(zv) = Vec::<f32>::try_from(mu.contiguous().flatten(0, -1)) {
+                    // Σ(d − c s)² = c² Σ(d/c − s)²
+                    let threads = tch::get_num_threads().max(1) as usize;
+                    let ps = dpkernel::all_pairs(
+                        &zv,
+                        &self.s_vec,
+                        dims,
+                        c,
+                        DpLoss::Squared,
+                        false,
+                        threads,
+                    );
+                    return (ps.sum_f / (c * c) / (ps.sum_s2 + 1e-12)).sqrt();
+                }
+            }
             let dz = self.latent_distances(&mu) / c;
             let num = (dz - &self.ds).square().sum(Kind::Double);
             let den = self.ds.square().sum(Kind::Double) + 1e-12;
@@ -237,9 +268,21 @@ pub fn train(
             device,
         ))
     };
+    // The fused CPU kernel replaces pdist for the all-pairs term (and the all-pairs stress).
+    let sdim = s.size()[1] as usize;
+    let use_kernel = use_dp
+        && device == Device::Cpu
+        && matches!(pairs_fit, PairSet::All)
+        && dpkernel::supported(cfg.latent_dim, sdim);
+    let kernel_threads = (tch::get_num_threads().max(1)) as usize;
+    let s_fit_vec: Vec<f32> = if use_kernel {
+        Vec::try_from(s_fit.to_kind(Kind::Float).contiguous().flatten(0, -1))?
+    } else {
+        Vec::new()
+    };
     // Full-batch spatial distances are fixed: compute them once.
     let full_rows: Vec<i64> = (0..n as i64).collect();
-    let full_ds = if full && use_dp {
+    let full_ds = if full && use_dp && !use_kernel {
         match &pairs_fit {
             PairSet::Explicit { .. } => None,
             p => batch_distances(&s_fit, &full_rows, p),
@@ -319,11 +362,17 @@ pub fn train(
             let kl = loss::kl_divergence(&f.mu, &f.logvar, cfg.n_genes);
             let mut total = &recon * cfg.alpha + &kl * cfg.beta;
             let mut dp_v = 0.0;
+            let mut dp_value: Option<f64> = None;
+            let base_v = if use_kernel {
+                total.double_value(&[])
+            } else {
+                0.0
+            };
             if dp_on {
                 let c = model.scale();
-                let term =
-                    match &pairs_fit {
-                        PairSet::Explicit { .. } => edge_chunks
+                let term = match &pairs_fit {
+                    PairSet::Explicit { .. } => {
+                        edge_chunks
                             .get(b)
                             .filter(|e| !e.0.is_empty())
                             .map(|(ei, ej)| {
@@ -345,28 +394,66 @@ pub fn train(
                                 let ds = (s_fit.index_select(0, &ti) - s_fit.index_select(0, &tj))
                                     .norm_scalaropt_dim(2.0, [-1], false);
                                 penalty(&dz, &ds, &c, cfg.dp_loss)
-                            }),
-                        p => {
-                            let ds = match &full_ds {
-                                Some(ds) => Some(ds.shallow_clone()),
-                                None => batch_distances(sb, rows, p),
-                            };
-                            let zl = match cfg.dp_latent {
-                                DpLatent::Mean => &f.mu,
-                                DpLatent::Sample => &f.z,
-                            };
-                            match (batch_distances(zl, rows, p), ds) {
-                                (Some(dz), Some(ds)) => Some(penalty(&dz, &ds, &c, cfg.dp_loss)),
-                                _ => None,
-                            }
+                            })
+                    }
+                    PairSet::All if use_kernel => {
+                        // Fused CPU pass: value and gradient of the all-pairs term without
+                        // pdist's n(n-1)/2 tensors; enters the graph through the surrogate
+                        // <z, dL/dz> + c * dL/dc, whose gradient is the exact one.
+                        let zl = match cfg.dp_latent {
+                            DpLatent::Mean => &f.mu,
+                            DpLatent::Sample => &f.z,
+                        };
+                        let nb = rows.len();
+                        let zv: Vec<f32> = Vec::try_from(zl.detach().contiguous().flatten(0, -1))?;
+                        let sv: Vec<f32> = if full {
+                            s_fit_vec.clone()
+                        } else {
+                            rows.iter()
+                                .flat_map(|&r| {
+                                    s_fit_vec[r as usize * sdim..(r as usize + 1) * sdim].to_vec()
+                                })
+                                .collect()
+                        };
+                        let ps = dpkernel::all_pairs(
+                            &zv,
+                            &sv,
+                            sdim,
+                            c.double_value(&[]),
+                            cfg.dp_loss,
+                            true,
+                            kernel_threads,
+                        );
+                        let np = (nb * (nb - 1) / 2).max(1) as f64;
+                        let gz = Tensor::from_slice(&ps.grad_z).view([nb as i64, sdim as i64]) / np;
+                        dp_value = Some(ps.sum_f / np);
+                        Some((zl * gz).sum(Kind::Float) + &c * (ps.grad_c / np))
+                    }
+                    p => {
+                        let ds = match &full_ds {
+                            Some(ds) => Some(ds.shallow_clone()),
+                            None => batch_distances(sb, rows, p),
+                        };
+                        let zl = match cfg.dp_latent {
+                            DpLatent::Mean => &f.mu,
+                            DpLatent::Sample => &f.z,
+                        };
+                        match (batch_distances(zl, rows, p), ds) {
+                            (Some(dz), Some(ds)) => Some(penalty(&dz, &ds, &c, cfg.dp_loss)),
+                            _ => None,
                         }
-                    };
+                    }
+                };
                 if let Some(term) = term {
-                    dp_v = term.double_value(&[]);
+                    // the fused path's term is a surrogate: its value is not the loss
+                    dp_v = dp_value.unwrap_or_else(|| term.double_value(&[]));
                     total += term * cfg.lambda;
                 }
             }
-            let total_v = total.double_value(&[]);
+            let total_v = match dp_value {
+                Some(v) => base_v + cfg.lambda * v,
+                None => total.double_value(&[]),
+            };
             if !total_v.is_finite() {
                 return Err(DpvaeError::Training(format!(
                     "the loss became {total_v} at epoch {epoch}; lower `lr` (now {}), check the expression \

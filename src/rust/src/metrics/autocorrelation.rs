@@ -692,6 +692,22 @@ pub fn moran_geary(
     })
 }
 
+/// Test helper: a dense genes × cells matrix as the slots (p, i, x) of an R dgCMatrix.
+#[cfg(test)]
+pub(crate) fn dense_to_csc(x: &ndarray::Array2<f64>) -> (Vec<i32>, Vec<i32>, Vec<f64>) {
+    let (mut p, mut i, mut xs) = (vec![0i32], vec![], vec![]);
+    for c in 0..x.ncols() {
+        for g in 0..x.nrows() {
+            if x[[g, c]] != 0.0 {
+                i.push(g as i32);
+                xs.push(x[[g, c]]);
+            }
+        }
+        p.push(i.len() as i32);
+    }
+    (p, i, xs)
+}
+
 #[cfg(test)]
 #[allow(clippy::excessive_precision, clippy::needless_range_loop)]
 mod tests {
@@ -830,16 +846,7 @@ mod tests {
             ndarray::ArrayView2::from_shape((x.nrows(), x.ncols()).f(), &cm_data).unwrap();
         let cm = GeneMatrix::Dense(cm_view);
         // dgCMatrix
-        let (mut p, mut i, mut xs) = (vec![0i32], vec![], vec![]);
-        for c in 0..x.ncols() {
-            for g in 0..x.nrows() {
-                if x[[g, c]] != 0.0 {
-                    i.push(g as i32);
-                    xs.push(x[[g, c]]);
-                }
-            }
-            p.push(i.len() as i32);
-        }
+        let (p, i, xs) = dense_to_csc(&x);
         let sp = GeneMatrix::SparseCsc {
             nrow: x.nrows(),
             ncol: x.ncols(),
@@ -984,16 +991,7 @@ mod tests {
     #[test]
     fn sparse_cursor_blocks_many_genes_any_thread_count() {
         let (x, w) = random_case(150, 120, 21);
-        let (mut p, mut i, mut xs) = (vec![0i32], vec![], vec![]);
-        for c in 0..x.ncols() {
-            for g in 0..x.nrows() {
-                if x[[g, c]] != 0.0 {
-                    i.push(g as i32);
-                    xs.push(x[[g, c]]);
-                }
-            }
-            p.push(i.len() as i32);
-        }
+        let (p, i, xs) = dense_to_csc(&x);
         let sp = GeneMatrix::SparseCsc {
             nrow: x.nrows(),
             ncol: x.ncols(),

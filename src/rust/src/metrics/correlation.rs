@@ -474,24 +474,10 @@ mod tests {
         (x, coords)
     }
 
-    fn to_csc(x: &Array2<f64>) -> (Vec<i32>, Vec<i32>, Vec<f64>) {
-        let (mut p, mut i, mut xs) = (vec![0i32], vec![], vec![]);
-        for c in 0..x.ncols() {
-            for g in 0..x.nrows() {
-                if x[[g, c]] != 0.0 {
-                    i.push(g as i32);
-                    xs.push(x[[g, c]]);
-                }
-            }
-            p.push(i.len() as i32);
-        }
-        (p, i, xs)
-    }
-
     #[test]
     fn all_pairs_vs_brute_force_and_paths_agree() {
         let (x, coords) = toy(60, 12);
-        let (p, i, xs) = to_csc(&x);
+        let (p, i, xs) = crate::metrics::autocorrelation::dense_to_csc(&x);
         let sp = GeneMatrix::SparseCsc {
             nrow: 12,
             ncol: 60,

@@ -5,6 +5,7 @@ pub mod config;
 pub mod dpkernel;
 pub mod fit;
 pub mod frame;
+pub mod gaussian_fused;
 pub mod likelihood;
 pub mod loss;
 pub mod model;

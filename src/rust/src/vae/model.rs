@@ -89,8 +89,18 @@ impl Dpvae {
         )
     }
 
+    /// The decoder's hidden layer.
+    pub fn decode_hidden(&self, z: &Tensor) -> Tensor {
+        self.dec.forward(z).relu()
+    }
+
+    /// Weight (genes × hidden) and bias of the decoder's output layer.
+    pub fn output_layer(&self) -> (&Tensor, Option<&Tensor>) {
+        (&self.dec_out.ws, self.dec_out.bs.as_ref())
+    }
+
     pub fn decode(&self, z: &Tensor) -> Decoded {
-        let h = self.dec.forward(z).relu();
+        let h = self.decode_hidden(z);
         let raw = self.dec_out.forward(&h);
         let out = match self.likelihood {
             Likelihood::Gaussian => raw,
@@ -103,10 +113,16 @@ impl Dpvae {
         }
     }
 
-    /// Encoder, reparameterised sample, decoder.
-    pub fn forward(&self, x: &Tensor) -> Forward {
+    /// Encoder and reparameterised sample: (mu, logvar, z).
+    pub fn encode_sample(&self, x: &Tensor) -> (Tensor, Tensor, Tensor) {
         let (mu, logvar) = self.encode(x);
         let z = &mu + Tensor::randn_like(&mu) * (&logvar * 0.5).exp();
+        (mu, logvar, z)
+    }
+
+    /// Encoder, reparameterised sample, decoder.
+    pub fn forward(&self, x: &Tensor) -> Forward {
+        let (mu, logvar, z) = self.encode_sample(x);
         Forward {
             decoded: self.decode(&z),
             mu,

@@ -6,8 +6,9 @@ use std::sync::Mutex;
 
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
-use super::config::{Config, DpLatent, DpLoss};
+use super::config::{Config, DpLatent, DpLoss, Likelihood};
 use super::dpkernel;
+use super::gaussian_fused::{self, TargetStats};
 use super::likelihood::{reconstruction, Target};
 use super::loss::{self, distance_preserving as penalty};
 use super::model::{Dpvae, SCALE_MAX, SCALE_MIN};
@@ -291,6 +292,10 @@ pub fn train(
         None
     };
 
+    // The Gaussian term never forms the n x genes decoder output (gaussian_fused.rs).
+    let fused = cfg.likelihood == Likelihood::Gaussian;
+    let full_stats = (fused && full).then(|| TargetStats::of(&tgt.x));
+
     let mut history = Vec::with_capacity(cfg.epochs);
     let mut best = f64::INFINITY;
     let mut best_epoch = 0;
@@ -357,17 +362,32 @@ pub fn train(
             };
             let tb = tb.as_ref().unwrap_or(&tgt);
             let sb = sb.as_ref().unwrap_or(&s_fit);
-            let f = model.forward(&tb.x);
-            let recon = reconstruction(&f.decoded, tb, cfg.likelihood);
-            let kl = loss::kl_divergence(&f.mu, &f.logvar, cfg.n_genes);
-            let mut total = &recon * cfg.alpha + &kl * cfg.beta;
+            let (mu, logvar, z, recon, recon_v) = if fused {
+                let (mu, logvar, z) = model.encode_sample(&tb.x);
+                let h = model.decode_hidden(&z);
+                let (w, bias) = model.output_layer();
+                let batch_stats;
+                let st = match &full_stats {
+                    Some(st) => st,
+                    None => {
+                        batch_stats = TargetStats::of(&tb.x);
+                        &batch_stats
+                    }
+                };
+                let r = gaussian_fused::mean_squared_error(&tb.x, st, &h, w, bias);
+                (mu, logvar, z, r.surrogate, r.value)
+            } else {
+                let f = model.forward(&tb.x);
+                let recon = reconstruction(&f.decoded, tb, cfg.likelihood);
+                let v = recon.double_value(&[]);
+                (f.mu, f.logvar, f.z, recon, v)
+            };
+            let kl = loss::kl_divergence(&mu, &logvar, cfg.n_genes);
+            let kl_v = kl.double_value(&[]);
+            let mut total = recon * cfg.alpha + &kl * cfg.beta;
+            let mut total_v = cfg.alpha * recon_v + cfg.beta * kl_v;
             let mut dp_v = 0.0;
             let mut dp_value: Option<f64> = None;
-            let base_v = if use_kernel {
-                total.double_value(&[])
-            } else {
-                0.0
-            };
             if dp_on {
                 let c = model.scale();
                 let term = match &pairs_fit {
@@ -401,8 +421,8 @@ pub fn train(
                         // pdist's n(n-1)/2 tensors; enters the graph through the surrogate
                         // <z, dL/dz> + c * dL/dc, whose gradient is the exact one.
                         let zl = match cfg.dp_latent {
-                            DpLatent::Mean => &f.mu,
-                            DpLatent::Sample => &f.z,
+                            DpLatent::Mean => &mu,
+                            DpLatent::Sample => &z,
                         };
                         let nb = rows.len();
                         let zv: Vec<f32> = Vec::try_from(zl.detach().contiguous().flatten(0, -1))?;
@@ -435,8 +455,8 @@ pub fn train(
                             None => batch_distances(sb, rows, p),
                         };
                         let zl = match cfg.dp_latent {
-                            DpLatent::Mean => &f.mu,
-                            DpLatent::Sample => &f.z,
+                            DpLatent::Mean => &mu,
+                            DpLatent::Sample => &z,
                         };
                         match (batch_distances(zl, rows, p), ds) {
                             (Some(dz), Some(ds)) => Some(penalty(&dz, &ds, &c, cfg.dp_loss)),
@@ -448,12 +468,9 @@ pub fn train(
                     // the fused path's term is a surrogate: its value is not the loss
                     dp_v = dp_value.unwrap_or_else(|| term.double_value(&[]));
                     total += term * cfg.lambda;
+                    total_v += cfg.lambda * dp_v;
                 }
             }
-            let total_v = match dp_value {
-                Some(v) => base_v + cfg.lambda * v,
-                None => total.double_value(&[]),
-            };
             if !total_v.is_finite() {
                 return Err(DpvaeError::Training(format!(
                     "the loss became {total_v} at epoch {epoch}; lower `lr` (now {}), check the expression \
@@ -467,10 +484,7 @@ pub fn train(
                 opt.backward_step(&total);
             }
             let w = rows.len() as f64 / n as f64;
-            for (acc, v) in
-                sums.iter_mut()
-                    .zip([total_v, recon.double_value(&[]), kl.double_value(&[]), dp_v])
-            {
+            for (acc, v) in sums.iter_mut().zip([total_v, recon_v, kl_v, dp_v]) {
                 *acc += w * v;
             }
         }

@@ -45,3 +45,37 @@ impl From<tch::TchError> for DpvaeError {
 }
 
 pub type Result<T> = std::result::Result<T, DpvaeError>;
+
+/// Runs `f`; a panic (an invariant broken inside tch or libtorch) becomes a `Libtorch` error,
+/// so R gets a classed condition rather than extendr's plain one.
+pub fn catch_panic<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
+    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).unwrap_or_else(|payload| {
+        let what = payload
+            .downcast_ref::<String>()
+            .cloned()
+            .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .unwrap_or_else(|| "unknown cause".into());
+        Err(DpvaeError::Libtorch(format!(
+            "internal error in the Rust/libtorch core ({what}); please report it with the call that caused it"
+        )))
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_panic_becomes_a_classed_error() {
+        let r: Result<()> = catch_panic(|| {
+            // a shape error inside tch panics
+            let a = tch::Tensor::zeros([2, 3], (tch::Kind::Float, tch::Device::Cpu));
+            let _ = a.matmul(&a);
+            Ok(())
+        });
+        let e = r.expect_err("the panic must be caught");
+        assert_eq!(e.kind(), "libtorch");
+        assert!(e.to_string().contains("internal error"), "{e}");
+        assert_eq!(catch_panic(|| Ok(3)).ok(), Some(3));
+    }
+}

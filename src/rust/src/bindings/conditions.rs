@@ -3,14 +3,19 @@
 //! away from Rust frames.
 use extendr_api::prelude::*;
 
-use crate::error::{DpvaeError, Result};
+use crate::error::{catch_panic, DpvaeError, Result};
 
 /// The value R receives: the result, or an error record the R glue re-raises.
-pub fn to_robj(res: Result<Robj>) -> Robj {
+fn to_robj(res: Result<Robj>) -> Robj {
     match res {
         Ok(v) => v,
         Err(e) => error_record(&e),
     }
+}
+
+/// A binding's body, run with panics caught (see `catch_panic`).
+pub fn guarded(f: impl FnOnce() -> Result<Robj>) -> Robj {
+    to_robj(catch_panic(f))
 }
 
 fn error_record(e: &DpvaeError) -> Robj {

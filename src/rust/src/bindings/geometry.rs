@@ -3,7 +3,7 @@
 use extendr_api::prelude::*;
 use ndarray::Array2;
 
-use super::conditions::to_robj;
+use super::conditions::guarded;
 use super::convert::{matrix_view, one_based, to_rmatrix};
 use super::interrupt::interrupted;
 use crate::error::{DpvaeError, Result};
@@ -46,7 +46,7 @@ fn smacof_impl(
     progress: Function,
     report_every: i32,
 ) -> Robj {
-    to_robj((|| -> Result<Robj> {
+    guarded(|| -> Result<Robj> {
         let weights = opt_matrix(&weights, "weights")?;
         let init = opt_matrix(&init, "init")?;
         let init_view = match &init {
@@ -112,7 +112,7 @@ fn smacof_impl(
             stress_history = res.stress_history
         )
         .into())
-    })())
+    })
 }
 
 /// @noRd
@@ -134,7 +134,7 @@ fn impute_impl(
     progress: Function,
     verbose: bool,
 ) -> Robj {
-    to_robj((|| -> Result<Robj> {
+    guarded(|| -> Result<Robj> {
         let frame: Frame = serde_json::from_str(frame_json).map_err(|e| {
             DpvaeError::Model(format!("the stored coordinate frame is corrupt: {e}"))
         })?;
@@ -181,7 +181,7 @@ fn impute_impl(
             refine_iterations = res.refine_iterations as i32
         )
         .into())
-    })())
+    })
 }
 
 extendr_module! {

@@ -7,7 +7,7 @@
 use extendr_api::prelude::*;
 use ndarray::{ArrayView2, ShapeBuilder};
 
-use super::conditions::to_robj;
+use super::conditions::guarded;
 use super::convert::{matrix_view, to_rmatrix};
 use crate::error::{DpvaeError, Result};
 use crate::metrics::autocorrelation::{moran_geary, Alternative, AutocorrOptions, GeneMatrix};
@@ -21,7 +21,7 @@ use crate::metrics::procrustes::procrustes;
 /// @noRd
 #[extendr]
 fn procrustes_impl(x: RMatrix<f64>, y: RMatrix<f64>) -> Robj {
-    to_robj((|| {
+    guarded(|| {
         let p = procrustes(matrix_view(&x)?, matrix_view(&y)?)?;
         Ok(list!(
             disparity = p.disparity,
@@ -29,7 +29,7 @@ fn procrustes_impl(x: RMatrix<f64>, y: RMatrix<f64>) -> Robj {
             y = to_rmatrix(&p.y_aligned)
         )
         .into())
-    })())
+    })
 }
 
 /// Run `f` in a pool of `threads` threads (0 = rayon's default size).
@@ -181,7 +181,7 @@ fn moran_geary_impl(
     alt: &str,
     num_threads: i32,
 ) -> Robj {
-    to_robj((|| -> Result<Robj> {
+    guarded(|| -> Result<Robj> {
         let (nrow, ncol) = (dim(nrow, "nrow")?, dim(ncol, "ncol")?);
         let expr = gene_matrix(&dense, &p, &i, &x, nrow, ncol)?;
         let opts = AutocorrOptions {
@@ -225,20 +225,20 @@ fn moran_geary_impl(
             constant = res.iter().map(|r| r.constant).collect::<Vec<bool>>()
         )
         .into())
-    })())
+    })
 }
 
 /// 1-based kNN indices (n × k integer matrix), as spdep's `knearneigh(coords, k)$nn`.
 /// @noRd
 #[extendr]
 fn knn_impl(coords: RMatrix<f64>, k: i32, num_threads: i32) -> Robj {
-    to_robj((|| -> Result<Robj> {
+    guarded(|| -> Result<Robj> {
         let k = dim(k, "k")?;
         let c = coords_view(&coords)?;
         let nn = in_pool(num_threads, || knn_indices(c, k))?;
         let m = RMatrix::new_matrix(nn.len(), k, |r, c| (nn[r][c] + 1) as i32);
         Ok(m.into())
-    })())
+    })
 }
 
 /// Correlation of spatial distance and expression dissimilarity (paper Fig. 2).
@@ -260,7 +260,7 @@ fn spatial_expression_correlation_impl(
     seed: f64,
     num_threads: i32,
 ) -> Robj {
-    to_robj((|| -> Result<Robj> {
+    guarded(|| -> Result<Robj> {
         let (nrow, ncol) = (dim(nrow, "nrow")?, dim(ncol, "ncol")?);
         let expr = gene_matrix(&dense, &p, &i, &x, nrow, ncol)?;
         let opts = CorrelationOptions {
@@ -292,7 +292,7 @@ fn spatial_expression_correlation_impl(
             sampled = r.sampled
         )
         .into())
-    })())
+    })
 }
 
 /// Distortion / bi-Lipschitz constants of latent vs spatial distances.
@@ -305,7 +305,7 @@ fn distortion_impl(
     seed: f64,
     num_threads: i32,
 ) -> Robj {
-    to_robj((|| -> Result<Robj> {
+    guarded(|| -> Result<Robj> {
         let (l, c) = (matrix_view(&latent)?, coords_view(&coords)?);
         let d = in_pool(num_threads, || {
             distortion(l, c, max_pairs as usize, seed as u64)
@@ -325,7 +325,7 @@ fn distortion_impl(
             sampled = d.sampled
         )
         .into())
-    })())
+    })
 }
 
 extendr_module! {

@@ -1,7 +1,7 @@
 //! dp-VAE shims: fit and predict. Settings travel as JSON (serde on the Rust side).
 use extendr_api::prelude::*;
 
-use super::conditions::to_robj;
+use super::conditions::guarded;
 use super::convert::{matrix_view, one_based, raw_bytes, to_rmatrix};
 use super::interrupt::interrupted;
 use crate::error::{DpvaeError, Result};
@@ -127,7 +127,7 @@ fn fit_impl(
     frame_json: &str,
     progress: Function,
 ) -> Robj {
-    to_robj((|| -> Result<Robj> {
+    guarded(|| -> Result<Robj> {
         let cfg = Config::from_json(config_json)?;
         let device = parse_device(device)?;
         let counts = optional_matrix(&counts)?;
@@ -168,7 +168,7 @@ fn fit_impl(
             }
         };
         fit_list(&cfg, &out)
-    })())
+    })
 }
 
 /// @noRd
@@ -182,7 +182,7 @@ fn predict_impl(
     seed: f64,
     device: &str,
 ) -> Robj {
-    to_robj((|| -> Result<Robj> {
+    guarded(|| -> Result<Robj> {
         let cfg = Config::from_json(config_json)
             .map_err(|e| DpvaeError::Model(format!("stored settings: {e}")))?;
         let frame: Frame = serde_json::from_str(frame_json).map_err(|e| {
@@ -199,14 +199,14 @@ fn predict_impl(
             device,
         )?;
         Ok(prediction_list(&p))
-    })())
+    })
 }
 
 /// Union of each cell's k nearest spatial neighbours, as a two-column 1-based pair matrix (i < j).
 /// @noRd
 #[extendr]
 fn knn_pairs_impl(coords: RMatrix<f64>, k: i32) -> Robj {
-    to_robj((|| -> Result<Robj> {
+    guarded(|| -> Result<Robj> {
         let view = matrix_view(&coords)?;
         let k = usize::try_from(k).map_err(|_| DpvaeError::Input("`k` must be positive".into()))?;
         let nn = crate::metrics::knn::knn_indices(view, k)?;
@@ -226,7 +226,7 @@ fn knn_pairs_impl(coords: RMatrix<f64>, k: i32) -> Robj {
             |r, c| if c == 0 { pairs[r].0 } else { pairs[r].1 },
         );
         Ok(m.into())
-    })())
+    })
 }
 
 extendr_module! {

@@ -4,8 +4,11 @@
 args <- commandArgs(TRUE)
 if (!length(args)) stop("usage: transfer_summary.R OUT.csv [OUT.csv ...]")
 r <- do.call(rbind, lapply(args, utils::read.csv, stringsAsFactors = FALSE))
-r$label <- paste0(r$method, ifelse(r$config == "default", "", paste0(" [", r$config, "]")),
+# kNN rows do not depend on CONFIG / FINETUNE: one label. A model's rows repeat when several runs refit it
+# (same seed: identical figures, checked); the first row per (label, direction, seed, cells) is kept.
+r$label <- paste0(r$method, ifelse(r$config == "default" | grepl("^knn", r$method), "", paste0(" [", r$config, "]")),
                   ifelse(r$method == "finetune" & r$finetune != "default", paste0(" [ft: ", r$finetune, "]"), ""))
+r <- r[!duplicated(r[c("label", "direction", "seed", "eval_on")]), ]
 ms <- function(v) {
   v <- v[is.finite(v)]
   if (!length(v)) return("")

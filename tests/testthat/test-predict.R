@@ -5,7 +5,7 @@ test_that("predict() on the training cells reproduces the fitted coordinates", {
   expect_identical(rownames(p), colnames(mob$counts))
   expect_equal(p, fit$fitted_coords, tolerance = 1e-10, ignore_attr = TRUE)
   lat <- predict(fit, mob$counts, type = "latent")
-  expect_equal(colnames(lat), c("latent_1", "latent_2"))
+  expect_equal(colnames(lat), paste0("latent_", 1:8)) # the default latent is 8-D
   expect_true(all(is.finite(lat)))
 })
 

@@ -7,7 +7,7 @@ test_that("matrix input returns one row per cell, in cell order, with the model 
   expect_named(res, c("dpvae_x", "dpvae_y", "measured", "dpvae_imputed_x", "dpvae_imputed_y"))
   expect_identical(res$measured, c(rep(FALSE, 20), rep(TRUE, 242)))
   expect_s3_class(attr(res, "dpvae_model"), "dpvae_model")
-  expect_equal(dim(attr(res, "latent")), c(262L, 2L))
+  expect_equal(dim(attr(res, "latent")), c(262L, 8L)) # default 8-D latent
   # every cell, including the unmeasured ones, gets a finite position
   expect_true(all(is.finite(as.matrix(res[, 1:2]))))
   # the measured cells are reconstructed well; the hidden ones are placed by the same encoder

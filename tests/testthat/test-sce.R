@@ -25,7 +25,7 @@ expect_stored <- function(out, obj) {
   emb <- SingleCellExperiment::reducedDim(out, "dpvae")
   expect_identical(rownames(emb), colnames(obj))
   expect_identical(colnames(emb), c("dpvae_1", "dpvae_2"))
-  expect_equal(dim(SingleCellExperiment::reducedDim(out, "dpvae_latent")), c(ncol(obj), 2L))
+  expect_equal(dim(SingleCellExperiment::reducedDim(out, "dpvae_latent")), c(ncol(obj), 8L)) # default 8-D latent
   expect_equal(out$dpvae_x, unname(emb[, 1]))
   expect_equal(out$dpvae_y, unname(emb[, 2]))
   expect_s3_class(S4Vectors::metadata(out)$dpvae, "dpvae_model")

@@ -34,20 +34,6 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let model = Dpvae::new(&vs.root(), &cfg);
     let mut opt = nn::Adam::default().build(&vs, 5e-3)?;
     let mon = Tensor::from_slice(&(0..n.min(2000) as i64).collect::<Vec<_>>());
-    if args.get(4) == Some(&1) {
-        let zv: Vec<f32> = (0..n * 2)
-            .map(|i| ((i * 104729) % 997) as f32 / 50.0)
-            .collect();
-        let t0 = Instant::now();
-        for _ in 0..epochs {
-            let _ = dpkernel::all_pairs(&zv, &sv, 2, 0.5, DpLoss::Squared, true, threads);
-        }
-        println!(
-            "kernel only: {:.4} s/call",
-            t0.elapsed().as_secs_f64() / epochs as f64
-        );
-        return Ok(());
-    }
     let mut t = [0f64; 6];
     let names = [
         "encode+hidden",
@@ -74,6 +60,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             &zv,
             &sv,
             2,
+            2,
             c.double_value(&[]),
             DpLoss::Squared,
             true,
@@ -91,6 +78,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
             let _ = dpkernel::all_pairs(
                 &zv,
                 &sv[..zv.len()],
+                2,
                 2,
                 1.0,
                 DpLoss::Squared,

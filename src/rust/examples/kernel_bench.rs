@@ -20,7 +20,7 @@ fn main() {
     let t0 = Instant::now();
     let mut acc = 0.0;
     for _ in 0..r {
-        acc += all_pairs(&z, &s, 2, 1.0, DpLoss::Squared, true, t).sum_f;
+        acc += all_pairs(&z, &s, 2, 2, 1.0, DpLoss::Squared, true, t).sum_f;
     }
     println!(
         "n {n} threads {t}: {:.5} s per call ({acc:.3})",

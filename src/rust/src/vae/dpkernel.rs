@@ -17,26 +17,39 @@ pub struct PairSums {
     pub grad_c: f64,
 }
 
+/// Latent dimensions the kernel is compiled for (the others use pdist).
+const LATENT: [usize; 6] = [2, 3, 4, 6, 8, 16];
+
 /// Whether the kernel handles this latent / spatial dimension pair.
 pub fn supported(latent: usize, spatial: usize) -> bool {
-    latent == spatial && (latent == 2 || latent == 3)
+    LATENT.contains(&latent) && (spatial == 2 || spatial == 3)
 }
 
-/// `z` and `s` are row-major n × `dims`; `threads` ≥ 1 workers share the rows.
+/// `z` is row-major n × `latent`, `s` row-major n × `spatial`; `threads` ≥ 1 workers share
+/// the rows. Panics unless `supported(latent, spatial)` (callers check).
+#[allow(clippy::too_many_arguments)]
 pub fn all_pairs(
     z: &[f32],
     s: &[f32],
-    dims: usize,
+    latent: usize,
+    spatial: usize,
     c: f64,
     kind: DpLoss,
     grad: bool,
     threads: usize,
 ) -> PairSums {
-    match dims {
-        2 => run::<2>(z, s, c, kind, grad, threads),
-        3 => run::<3>(z, s, c, kind, grad, threads),
-        _ => panic!("dpkernel: unsupported dimension {dims}"),
+    macro_rules! dispatch {
+        ($($z:literal),*) => {
+            match (latent, spatial) {
+                $(
+                    ($z, 2) => run::<$z, 2>(z, s, c, kind, grad, threads),
+                    ($z, 3) => run::<$z, 3>(z, s, c, kind, grad, threads),
+                )*
+                _ => panic!("dpkernel: unsupported dimensions {latent} / {spatial}"),
+            }
+        };
     }
+    dispatch!(2, 3, 4, 6, 8, 16)
 }
 
 struct Partial {
@@ -46,7 +59,7 @@ struct Partial {
     grad: Vec<Vec<f32>>, // per dimension, length n
 }
 
-fn run<const D: usize>(
+fn run<const Z: usize, const S: usize>(
     z: &[f32],
     s: &[f32],
     c: f64,
@@ -55,10 +68,10 @@ fn run<const D: usize>(
     threads: usize,
 ) -> PairSums {
     match (kind == DpLoss::Squared, grad) {
-        (true, true) => run_k::<D, true, true>(z, s, c, threads),
-        (true, false) => run_k::<D, true, false>(z, s, c, threads),
-        (false, true) => run_k::<D, false, true>(z, s, c, threads),
-        (false, false) => run_k::<D, false, false>(z, s, c, threads),
+        (true, true) => run_k::<Z, S, true, true>(z, s, c, threads),
+        (true, false) => run_k::<Z, S, true, false>(z, s, c, threads),
+        (false, true) => run_k::<Z, S, false, true>(z, s, c, threads),
+        (false, false) => run_k::<Z, S, false, false>(z, s, c, threads),
     }
 }
 
@@ -66,24 +79,24 @@ fn run<const D: usize>(
 const W: usize = 8;
 
 #[inline(always)]
-fn run_k<const D: usize, const SQ: bool, const G: bool>(
+fn run_k<const Z: usize, const S: usize, const SQ: bool, const G: bool>(
     z: &[f32],
     s: &[f32],
     c: f64,
     threads: usize,
 ) -> PairSums {
-    let n = z.len() / D;
+    let n = z.len() / Z;
     // Columns (structure of arrays) so that the inner loop over j vectorises.
-    let col = |x: &[f32]| -> Vec<Vec<f32>> {
-        (0..D)
-            .map(|k| (0..n).map(|i| x[i * D + k]).collect())
+    let col = |x: &[f32], d: usize| -> Vec<Vec<f32>> {
+        (0..d)
+            .map(|k| (0..n).map(|i| x[i * d + k]).collect())
             .collect()
     };
-    let zc = col(z);
-    let sc = col(s);
+    let zc = col(z, Z);
+    let sc = col(s, S);
     let threads = threads.clamp(1, 64).min(n.max(1));
     let cf = c as f32;
-    let work = |t: usize| -> Partial { rows_dispatch::<D, SQ, G>(t, threads, &zc, &sc, cf) };
+    let work = |t: usize| -> Partial { rows_dispatch::<Z, S, SQ, G>(t, threads, &zc, &sc, cf) };
     let parts: Vec<Partial> = if threads == 1 {
         vec![work(0)]
     } else {
@@ -97,7 +110,7 @@ fn run_k<const D: usize, const SQ: bool, const G: bool>(
     let mut out = PairSums {
         sum_f: 0.0,
         sum_s2: 0.0,
-        grad_z: if G { vec![0f32; n * D] } else { Vec::new() },
+        grad_z: if G { vec![0f32; n * Z] } else { Vec::new() },
         grad_c: 0.0,
     };
     for p in parts {
@@ -105,9 +118,9 @@ fn run_k<const D: usize, const SQ: bool, const G: bool>(
         out.sum_s2 += p.sum_s2;
         out.grad_c += p.grad_c;
         if G {
-            for k in 0..D {
+            for k in 0..Z {
                 for i in 0..n {
-                    out.grad_z[i * D + k] += p.grad[k][i];
+                    out.grad_z[i * Z + k] += p.grad[k][i];
                 }
             }
         }
@@ -117,16 +130,18 @@ fn run_k<const D: usize, const SQ: bool, const G: bool>(
 
 // One pair: (f, f', d, s_ij, s_ij^2) from the coordinate differences.
 #[inline(always)]
-fn pair<const D: usize, const SQ: bool>(
-    dd: &[f32; D],
-    es: &[f32; D],
+fn pair<const Z: usize, const S: usize, const SQ: bool>(
+    dd: &[f32; Z],
+    es: &[f32; S],
     cf: f32,
 ) -> (f32, f32, f32, f32, f32) {
     let mut dz2 = 0f32;
     let mut ds2 = 0f32;
-    for k in 0..D {
-        dz2 += dd[k] * dd[k];
-        ds2 += es[k] * es[k];
+    for v in dd {
+        dz2 += v * v;
+    }
+    for v in es {
+        ds2 += v * v;
     }
     let d = dz2.sqrt();
     let sd = ds2.sqrt();
@@ -150,7 +165,7 @@ fn pair<const D: usize, const SQ: bool>(
 
 /// The rows t, t + threads, t + 2·threads, … of the pair sums (one worker's share).
 #[inline(always)]
-fn rows<const D: usize, const SQ: bool, const G: bool>(
+fn rows<const Z: usize, const S: usize, const SQ: bool, const G: bool>(
     t: usize,
     threads: usize,
     zc: &[Vec<f32>],
@@ -163,7 +178,7 @@ fn rows<const D: usize, const SQ: bool, const G: bool>(
         sum_s2: 0.0,
         grad_c: 0.0,
         grad: if G {
-            vec![vec![0f32; n]; D]
+            vec![vec![0f32; n]; Z]
         } else {
             Vec::new()
         },
@@ -171,30 +186,30 @@ fn rows<const D: usize, const SQ: bool, const G: bool>(
     // Rows dealt round-robin: row i has n − i − 1 pairs, so the threads get equal shares.
     let mut i = t;
     while i < n {
-        let zi: [f32; D] = std::array::from_fn(|k| zc[k][i]);
-        let si: [f32; D] = std::array::from_fn(|k| sc[k][i]);
+        let zi: [f32; Z] = std::array::from_fn(|k| zc[k][i]);
+        let si: [f32; S] = std::array::from_fn(|k| sc[k][i]);
         let m = n - i - 1;
-        let zs: [&[f32]; D] = std::array::from_fn(|k| &zc[k][i + 1..n]);
-        let ss: [&[f32]; D] = std::array::from_fn(|k| &sc[k][i + 1..n]);
+        let zs: [&[f32]; Z] = std::array::from_fn(|k| &zc[k][i + 1..n]);
+        let ss: [&[f32]; S] = std::array::from_fn(|k| &sc[k][i + 1..n]);
         let mut gs: Vec<&mut [f32]> = p.grad.iter_mut().map(|g| &mut g[i + 1..n]).collect();
         let mut af = [0f32; W];
         let mut as2 = [0f32; W];
         let mut agc = [0f32; W];
-        let mut agi = [[0f32; W]; D];
+        let mut agi = [[0f32; W]; Z];
         let full = m / W * W;
         let mut j = 0;
         while j < full {
             for l in 0..W {
                 let jj = j + l;
-                let dd: [f32; D] = std::array::from_fn(|k| zi[k] - zs[k][jj]);
-                let es: [f32; D] = std::array::from_fn(|k| si[k] - ss[k][jj]);
-                let (f, fp, d, sd, ds2) = pair::<D, SQ>(&dd, &es, cf);
+                let dd: [f32; Z] = std::array::from_fn(|k| zi[k] - zs[k][jj]);
+                let es: [f32; S] = std::array::from_fn(|k| si[k] - ss[k][jj]);
+                let (f, fp, d, sd, ds2) = pair::<Z, S, SQ>(&dd, &es, cf);
                 af[l] += f;
                 as2[l] += ds2;
                 agc[l] -= fp * sd;
                 if G {
                     let g = if d > 0.0 { fp / d } else { 0.0 };
-                    for k in 0..D {
+                    for k in 0..Z {
                         let v = g * dd[k];
                         agi[k][l] += v;
                         gs[k][jj] -= v;
@@ -208,18 +223,18 @@ fn rows<const D: usize, const SQ: bool, const G: bool>(
             as2.iter().sum::<f32>(),
             agc.iter().sum::<f32>(),
         );
-        let mut gi: [f32; D] = std::array::from_fn(|k| agi[k].iter().sum::<f32>());
+        let mut gi: [f32; Z] = std::array::from_fn(|k| agi[k].iter().sum::<f32>());
         for jj in full..m {
-            let dd: [f32; D] = std::array::from_fn(|k| zi[k] - zs[k][jj]);
-            let es: [f32; D] = std::array::from_fn(|k| si[k] - ss[k][jj]);
-            let (f, fp, d, sd, ds2) = pair::<D, SQ>(&dd, &es, cf);
+            let dd: [f32; Z] = std::array::from_fn(|k| zi[k] - zs[k][jj]);
+            let es: [f32; S] = std::array::from_fn(|k| si[k] - ss[k][jj]);
+            let (f, fp, d, sd, ds2) = pair::<Z, S, SQ>(&dd, &es, cf);
             rf += f;
             rs2 += ds2;
             rgc -= fp * sd;
             if G {
                 // pdist's convention: zero gradient at zero distance
                 let g = if d > 0.0 { fp / d } else { 0.0 };
-                for k in 0..D {
+                for k in 0..Z {
                     let v = g * dd[k];
                     gi[k] += v;
                     gs[k][jj] -= v;
@@ -241,7 +256,7 @@ fn rows<const D: usize, const SQ: bool, const G: bool>(
 
 /// The inner loop compiled for the widest vector unit the CPU has (checked at run time): the
 /// default x86-64 target has SSE2 only, which makes this loop about 1.6x slower.
-fn rows_dispatch<const D: usize, const SQ: bool, const G: bool>(
+fn rows_dispatch<const Z: usize, const S: usize, const SQ: bool, const G: bool>(
     t: usize,
     threads: usize,
     zc: &[Vec<f32>],
@@ -252,38 +267,38 @@ fn rows_dispatch<const D: usize, const SQ: bool, const G: bool>(
     {
         if std::is_x86_feature_detected!("avx512f") {
             // SAFETY: the CPU supports AVX-512F (checked just above).
-            return unsafe { rows_avx512::<D, SQ, G>(t, threads, zc, sc, cf) };
+            return unsafe { rows_avx512::<Z, S, SQ, G>(t, threads, zc, sc, cf) };
         }
         if std::is_x86_feature_detected!("avx2") && std::is_x86_feature_detected!("fma") {
             // SAFETY: the CPU supports AVX2 and FMA (checked just above).
-            return unsafe { rows_avx2::<D, SQ, G>(t, threads, zc, sc, cf) };
+            return unsafe { rows_avx2::<Z, S, SQ, G>(t, threads, zc, sc, cf) };
         }
     }
-    rows::<D, SQ, G>(t, threads, zc, sc, cf)
+    rows::<Z, S, SQ, G>(t, threads, zc, sc, cf)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn rows_avx512<const D: usize, const SQ: bool, const G: bool>(
+unsafe fn rows_avx512<const Z: usize, const S: usize, const SQ: bool, const G: bool>(
     t: usize,
     threads: usize,
     zc: &[Vec<f32>],
     sc: &[Vec<f32>],
     cf: f32,
 ) -> Partial {
-    rows::<D, SQ, G>(t, threads, zc, sc, cf)
+    rows::<Z, S, SQ, G>(t, threads, zc, sc, cf)
 }
 
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn rows_avx2<const D: usize, const SQ: bool, const G: bool>(
+unsafe fn rows_avx2<const Z: usize, const S: usize, const SQ: bool, const G: bool>(
     t: usize,
     threads: usize,
     zc: &[Vec<f32>],
     sc: &[Vec<f32>],
     cf: f32,
 ) -> Partial {
-    rows::<D, SQ, G>(t, threads, zc, sc, cf)
+    rows::<Z, S, SQ, G>(t, threads, zc, sc, cf)
 }
 
 #[cfg(test)]
@@ -291,10 +306,10 @@ mod tests {
     use super::*;
     use tch::{Kind, Tensor};
 
-    fn check(kind: DpLoss, dims: usize, threads: usize) {
+    fn check(kind: DpLoss, zdims: usize, dims: usize, threads: usize) {
         tch::manual_seed(3);
         let n = 57;
-        let z = Tensor::randn([n, dims as i64], (Kind::Float, tch::Device::Cpu))
+        let z = Tensor::randn([n, zdims as i64], (Kind::Float, tch::Device::Cpu))
             .set_requires_grad(true);
         let s = Tensor::randn([n, dims as i64], (Kind::Float, tch::Device::Cpu));
         let c = Tensor::from(0.7f32).set_requires_grad(true);
@@ -306,7 +321,7 @@ mod tests {
         want.backward();
         let zv: Vec<f32> = Vec::try_from(z.detach().flatten(0, -1)).unwrap();
         let sv: Vec<f32> = Vec::try_from(s.flatten(0, -1)).unwrap();
-        let got = all_pairs(&zv, &sv, dims, 0.7, kind, true, threads);
+        let got = all_pairs(&zv, &sv, zdims, dims, 0.7, kind, true, threads);
         assert!(
             (got.sum_f - want.double_value(&[])).abs()
                 < 1e-3 * want.double_value(&[]).abs().max(1.0)
@@ -324,9 +339,10 @@ mod tests {
     #[test]
     fn matches_pdist_autograd() {
         for kind in [DpLoss::Squared, DpLoss::Absolute] {
-            for dims in [2, 3] {
+            // latent = spatial, and wider latents than the coordinates
+            for (zdims, dims) in [(2, 2), (3, 3), (8, 2), (4, 3), (16, 3)] {
                 for threads in [1, 3] {
-                    check(kind, dims, threads);
+                    check(kind, zdims, dims, threads);
                 }
             }
         }

@@ -166,7 +166,26 @@ fn target(inp: &Inputs) -> Target {
     }
 }
 
+/// Encoder means, log-variances and the scale, in double precision from the stored weights:
+/// a cell's result then does not depend on which other cells share the batch (f32 GEMMs sum in
+/// a batch-size-dependent order), so predict() on any subset reproduces the fitted coordinates.
+/// `x32` is the f32 training input, widened, so that fit and predict see the same values.
+fn encode_f64(
+    cfg: &Config,
+    weights: &[u8],
+    x32: &Tensor,
+    device: Device,
+) -> Result<(Tensor, Tensor, f64)> {
+    let (mut vs, model) = checkpoint::load(cfg, weights, device)?;
+    vs.double();
+    let scale = model.scale().double_value(&[]);
+    let (mu, logvar) =
+        tch::no_grad(|| model.encode(&x32.to_device(device).to_kind(tch::Kind::Double)));
+    Ok((mu, logvar, scale))
+}
+
 fn finish(
+    cfg: &Config,
     trained: Trained,
     mut frame: Frame,
     xt: &Tensor,
@@ -174,8 +193,8 @@ fn finish(
     device: Device,
     refit: bool,
 ) -> Result<FitOutput> {
-    let scale = trained.model.scale().double_value(&[]);
-    let (mu, logvar) = tch::no_grad(|| trained.model.encode(&xt.to_device(device)));
+    let weights = checkpoint::save(&trained.vs)?;
+    let (mu, logvar, scale) = encode_f64(cfg, &weights, xt, device)?;
     let latent = to_array(&mu)?;
     if refit {
         frame.fit_projection(latent.view())?;
@@ -184,7 +203,7 @@ fn finish(
     frame.fit_alignment(std_pred.view(), coords)?;
     let coords_out = frame.to_reference(std_pred.view())?;
     Ok(FitOutput {
-        weights: checkpoint::save(&trained.vs)?,
+        weights,
         frame,
         history: trained.history,
         epochs_run: trained.epochs_run,
@@ -218,7 +237,7 @@ pub fn fit(
     let s = to_tensor(frame.standardise(coords).view());
     let tgt = target(inp);
     let trained = train::train(&tgt, &s, pairs, cfg, device, None, on_epoch)?;
-    finish(trained, frame, &tgt.x, coords, device, true)
+    finish(cfg, trained, frame, &tgt.x, coords, device, true)
 }
 
 /// Continue training a stored model on new cells (e.g. a few cells of another section with
@@ -248,7 +267,7 @@ pub fn finetune(
     let s = to_tensor(frame.standardise(coords).view());
     let tgt = target(inp);
     let trained = train::train(&tgt, &s, pairs, cfg, device, Some(weights), on_epoch)?;
-    finish(trained, frame.clone(), &tgt.x, coords, device, false)
+    finish(cfg, trained, frame.clone(), &tgt.x, coords, device, false)
 }
 
 /// Encode new cells with a stored model and place them in the reference frame; with
@@ -270,9 +289,7 @@ pub fn predict(
         )));
     }
     check_finite(&x, "the expression matrix")?;
-    let (_vs, model) = checkpoint::load(cfg, weights, device)?;
-    let scale = model.scale().double_value(&[]);
-    let (mu, logvar) = tch::no_grad(|| model.encode(&to_tensor(x).to_device(device)));
+    let (mu, logvar, scale) = encode_f64(cfg, weights, &to_tensor(x), device)?;
     let latent = to_array(&mu)?;
     let coords = frame.to_reference(frame.latent_to_std(latent.view(), scale)?.view())?;
     let uncertainty = if n_samples > 0 {

@@ -96,6 +96,7 @@ impl Monitor {
             && matches!(mp, MonitorPairs::All)
             && dpkernel::supported(dims, dims)
         {
+            // the latent width is checked per call: any supported width pairs with these
             Vec::try_from(sm.to_kind(Kind::Float).contiguous().flatten(0, -1)).unwrap_or_default()
         } else {
             Vec::new()
@@ -132,15 +133,21 @@ impl Monitor {
     fn stress(&self, model: &Dpvae, x: &Tensor, c: f64) -> f64 {
         tch::no_grad(|| {
             let (mu, _) = model.encode(&x.index_select(0, &self.idx));
-            let dims = mu.size()[1] as usize;
-            if !self.s_vec.is_empty() && self.s_vec.len() == dims * mu.size()[0] as usize {
+            let zdims = mu.size()[1] as usize;
+            let rows = mu.size()[0] as usize;
+            let sdims = self.s_vec.len().checked_div(rows).unwrap_or(0);
+            if !self.s_vec.is_empty()
+                && self.s_vec.len() == sdims * rows
+                && dpkernel::supported(zdims, sdims)
+            {
                 if let Ok(zv) = Vec::<f32>::try_from(mu.contiguous().flatten(0, -1)) {
                     // Σ(d − c s)² = c² Σ(d/c − s)²
                     let threads = tch::get_num_threads().max(1) as usize;
                     let ps = dpkernel::all_pairs(
                         &zv,
                         &self.s_vec,
-                        dims,
+                        zdims,
+                        sdims,
                         c,
                         DpLoss::Squared,
                         false,
@@ -438,6 +445,7 @@ pub fn train(
                         let ps = dpkernel::all_pairs(
                             &zv,
                             &sv,
+                            cfg.latent_dim,
                             sdim,
                             c.double_value(&[]),
                             cfg.dp_loss,
@@ -445,7 +453,9 @@ pub fn train(
                             kernel_threads,
                         );
                         let np = (nb * (nb - 1) / 2).max(1) as f64;
-                        let gz = Tensor::from_slice(&ps.grad_z).view([nb as i64, sdim as i64]) / np;
+                        let gz = Tensor::from_slice(&ps.grad_z)
+                            .view([nb as i64, cfg.latent_dim as i64])
+                            / np;
                         dp_value = Some(ps.sum_f / np);
                         Some((zl * gz).sum(Kind::Float) + &c * (ps.grad_c / np))
                     }

@@ -15,7 +15,7 @@ colnames(X) <- obs$cell
 xy <- as.matrix(obs[, c("x", "y")]); rownames(xy) <- obs$cell
 t0 <- proc.time()[["elapsed"]]
 # dp term and stress monitoring active in every epoch (warmup 0), no early stopping, as bench_speed.sh
-fit <- dpvae_fit(X, xy, n_genes = 2000, hidden = 124, lambda = 0.1, epochs = epochs, warmup = 0, patience = 0,
+fit <- dpvae_fit(X, xy, n_genes = 2000, hidden = 124, latent_dim = 2, validation = 0, lambda = 0.1, epochs = epochs, warmup = 0, patience = 0,
                  batch_size = batch, seed = 0, num.threads = threads, verbose = FALSE)
 total <- proc.time()[["elapsed"]] - t0
 cat(sprintf('{"cells": %d, "batch": %d, "epochs": %d, "threads": %d, "s_per_epoch": %.5f, "fit_call_s": %.2f}\n',

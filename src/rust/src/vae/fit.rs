@@ -230,9 +230,7 @@ pub fn fit(
     on_epoch: &mut dyn FnMut(&EpochStats) -> Control,
 ) -> Result<FitOutput> {
     check_inputs(inp, &coords, cfg)?;
-    if cfg.num_threads > 0 {
-        tch::set_num_threads(cfg.num_threads as i32);
-    }
+    let _exclusive = train::exclusive(cfg.num_threads);
     let frame = Frame::fit(coords)?;
     let s = to_tensor(frame.standardise(coords).view());
     let tgt = target(inp);
@@ -261,9 +259,7 @@ pub fn finetune(
             coords.ncols()
         )));
     }
-    if cfg.num_threads > 0 {
-        tch::set_num_threads(cfg.num_threads as i32);
-    }
+    let _exclusive = train::exclusive(cfg.num_threads);
     let s = to_tensor(frame.standardise(coords).view());
     let tgt = target(inp);
     let trained = train::train(&tgt, &s, pairs, cfg, device, Some(weights), on_epoch)?;
@@ -289,6 +285,7 @@ pub fn predict(
         )));
     }
     check_finite(&x, "the expression matrix")?;
+    let _exclusive = train::exclusive(0);
     let (mu, logvar, scale) = encode_f64(cfg, weights, &to_tensor(x), device)?;
     let latent = to_array(&mu)?;
     let coords = frame.to_reference(frame.latent_to_std(latent.view(), scale)?.view())?;
@@ -393,10 +390,42 @@ mod tests {
     }
 
     #[test]
+    fn the_kept_state_has_the_recorded_best_stress() {
+        // full batch, all pairs: the stress is read off the training pass (state before the step)
+        let (x, s) = toy(40);
+        let c = Config {
+            epochs: 120,
+            num_threads: 1,
+            ..cfg(1.0)
+        };
+        let out = run(&x, &s, &c).unwrap();
+        assert!(out.best_epoch > c.warmup);
+        let recorded = out.history[out.best_epoch - 1].stress;
+        let mu = to_tensor(out.prediction.latent.view());
+        let ds = super::super::loss::pairwise_distances(&to_tensor(
+            out.frame.standardise(s.view()).view(),
+        ));
+        let kept = super::super::loss::stress(&mu, &ds, out.scale);
+        assert!(
+            (kept - recorded).abs() < 2e-5 * recorded.max(1e-3),
+            "kept state {kept} vs recorded best {recorded}"
+        );
+        let best = out
+            .history
+            .iter()
+            .map(|h| h.stress)
+            .filter(|v| v.is_finite())
+            .fold(f64::INFINITY, f64::min);
+        assert!((best - recorded).abs() < 1e-12);
+    }
+
+    #[test]
     fn same_seed_same_result_and_predict_matches_fit() {
         let (x, s) = toy(30);
+        // a fixed thread count: other tests running in parallel change the global one
         let c = Config {
             epochs: 40,
+            num_threads: 1,
             ..cfg(1.0)
         };
         let a = run(&x, &s, &c).unwrap();

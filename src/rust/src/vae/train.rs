@@ -2,7 +2,7 @@
 //! minibatches, early stopping on the stress of validation (or training) cells, best-state
 //! restore, NaN detection.
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Mutex, MutexGuard};
 
 use tch::{nn, nn::OptimizerConfig, Device, Kind, Tensor};
 
@@ -27,7 +27,10 @@ pub struct EpochStats {
     pub dp: f64,
     pub scale: f64,
     /// Normalised stress of the monitored cells (NaN during warm-up): validation cells when
-    /// there are any, else (a subset of) the training cells.
+    /// there are any, else (a subset of) the training cells, after the epoch's step. On the
+    /// fused full-batch path (all pairs, squared loss, dp on the mean, no validation cells) it is
+    /// the stress of all training pairs at the start of the epoch, read off the training
+    /// forward pass for free; the state it belongs to is the one kept when it is the best.
     pub stress: f64,
 }
 
@@ -180,6 +183,19 @@ impl Monitor {
 }
 
 /// A random order of `0..n` from libtorch's (seeded) generator.
+/// Exclusive use of libtorch's global state (generator, thread count) for one fit or
+/// prediction, so that a seed reproduces its result whatever else runs in the process; with
+/// `num_threads > 0` the thread count is set while the lock is held.
+pub fn exclusive(num_threads: usize) -> MutexGuard<'static, ()> {
+    let guard = RNG_LOCK
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    if num_threads > 0 {
+        tch::set_num_threads(num_threads as i32);
+    }
+    guard
+}
+
 fn permutation(n: usize) -> Vec<i64> {
     Vec::<i64>::try_from(Tensor::randperm(n as i64, (Kind::Int64, Device::Cpu)))
         .unwrap_or_else(|_| (0..n as i64).collect())
@@ -202,10 +218,7 @@ pub fn train(
         )));
     }
     pairs.validate(n_all)?;
-    // libtorch's generator is global: one fit at a time keeps a seed reproducible.
-    let _guard = RNG_LOCK
-        .lock()
-        .unwrap_or_else(|poisoned| poisoned.into_inner());
+    // The caller holds `exclusive()`: libtorch's generator and thread count are global.
     tch::manual_seed(cfg.seed as i64);
 
     // Validation split: held-out cells choose the epoch; they never enter the gradient.
@@ -301,6 +314,12 @@ pub fn train(
 
     // The Gaussian term never forms the n x genes decoder output (gaussian_fused.rs).
     let fused = cfg.likelihood == Likelihood::Gaussian;
+    // The all-pairs kernel already sums what the training-cell stress needs (see EpochStats).
+    let stress_from_kernel = full
+        && use_kernel
+        && stop_monitor.is_none()
+        && cfg.dp_loss == DpLoss::Squared
+        && cfg.dp_latent == DpLatent::Mean;
     let full_stats = (fused && full).then(|| TargetStats::of(&tgt.x));
 
     let mut history = Vec::with_capacity(cfg.epochs);
@@ -360,6 +379,10 @@ pub fn train(
             _ => Vec::new(),
         };
         let mut sums = [0.0f64; 4];
+        // Fused full-batch path: the stress of the state this epoch starts from, and that
+        // state itself when it is the best so far (taken before the step changes it).
+        let mut pre_stress: Option<f64> = None;
+        let mut pre_state: Option<HashMap<String, Tensor>> = None;
         for (b, rows) in batches.iter().enumerate() {
             let (tb, sb) = if full {
                 (None, None)
@@ -457,6 +480,15 @@ pub fn train(
                             .view([nb as i64, cfg.latent_dim as i64])
                             / np;
                         dp_value = Some(ps.sum_f / np);
+                        if stress_from_kernel {
+                            // Σ(d − c s)² = c² Σ(d/c − s)²: the normalised stress of all pairs
+                            let cv = c.double_value(&[]);
+                            let st = (ps.sum_f / (cv * cv) / (ps.sum_s2 + 1e-12)).sqrt();
+                            if st < best - 1e-5 {
+                                pre_state = Some(snapshot(&vs));
+                            }
+                            pre_stress = Some(st);
+                        }
                         Some((zl * gz).sum(Kind::Float) + &c * (ps.grad_c / np))
                     }
                     p => {
@@ -503,15 +535,16 @@ pub fn train(
         let mut stress = f64::NAN;
         if epoch > cfg.warmup {
             let c = model.scale().double_value(&[]);
-            stress = match &stop_monitor {
-                Some(m) => m.stress(&model, &x_all, c),
-                None => init_monitor.stress(&model, &tgt.x, c),
+            stress = match (pre_stress, &stop_monitor) {
+                (Some(v), _) => v,
+                (None, Some(m)) => m.stress(&model, &x_all, c),
+                (None, None) => init_monitor.stress(&model, &tgt.x, c),
             };
             if stress < best - 1e-5 {
                 best = stress;
                 best_epoch = epoch;
                 bad = 0;
-                best_state = Some(snapshot(&vs));
+                best_state = Some(pre_state.take().unwrap_or_else(|| snapshot(&vs)));
             } else {
                 bad += 1;
             }

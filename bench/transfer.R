@@ -42,74 +42,14 @@ config <- if (length(args) >= 3) args[3] else "default"
 ft_config <- if (length(args) >= 4) args[4] else "default"
 root <- Sys.getenv("DPVAE_DATA", "/work/shared/data")
 threads <- as.integer(Sys.getenv("DPVAE_THREADS", "1"))
+here <- dirname(sub("^--file=", "", grep("^--file=", commandArgs(FALSE), value = TRUE)))
+source(file.path(here, "bench_data.R"))
 dirs <- Sys.getenv("DPVAE_DIRECTIONS", paste(
   "stutility_hippo_s1:stutility_hippo_s2", "stutility_hippo_s2:stutility_hippo_s1",
   "paste_breast_s1:paste_breast_s2", "paste_breast_s2:paste_breast_s1", sep = ","))
 dirs <- lapply(strsplit(strsplit(dirs, ",")[[1]], ":"), function(p) list(source = p[1], target = p[2]))
 tune_frac <- 0.1
 as_args <- function(cfg) if (cfg == "default") list() else eval(parse(text = paste0("list(", cfg, ")")))
-
-# --- from bench/accuracy.R (unchanged) -------------------------------------------------------------------
-load_set <- function(name) {
-  d <- file.path(root, name)
-  X <- Matrix::readMM(file.path(d, "counts.mtx.gz"))
-  X <- methods::as(X, "CsparseMatrix")
-  con <- gzfile(file.path(d, "features.tsv.gz"))
-  rownames(X) <- readLines(con)
-  close(con)
-  obs <- utils::read.delim(file.path(d, "obs.tsv.gz"), check.names = FALSE)
-  colnames(X) <- obs$cell
-  keep <- if ("under_tissue" %in% names(obs)) which(obs$under_tissue %in% 1) else seq_len(nrow(obs))
-  cc <- intersect(c("x", "y", "z"), names(obs))
-  xy <- as.matrix(obs[keep, cc, drop = FALSE])
-  rownames(xy) <- obs$cell[keep]
-  ok <- stats::complete.cases(xy)
-  X <- X[, keep[ok], drop = FALSE]
-  xy <- xy[ok, , drop = FALSE]
-  is_count <- all(X@x == round(X@x)) && all(X@x >= 0)
-  list(X = X, xy = xy, is_count = is_count)
-}
-
-dist_cor <- function(a, b) {
-  if (nrow(a) > 3000) { i <- sample.int(nrow(a), 3000); a <- a[i, , drop = FALSE]; b <- b[i, , drop = FALSE] }
-  stats::cor(as.vector(stats::dist(a)), as.vector(stats::dist(b)))
-}
-
-knn_baseline <- function(s, sp, k = 5, n_hvg = 2000) {
-  x <- as.matrix(Matrix::t(s$X)) # cells x genes
-  if (s$is_count) x <- log1p(x / pmax(rowSums(x), 1e-12) * 1e4)
-  tr <- x[sp$train, , drop = FALSE]
-  v <- colMeans(tr^2) - colMeans(tr)^2
-  top <- order(-v, seq_along(v))[seq_len(min(n_hvg, ncol(x)))]
-  x <- x[, top, drop = FALSE]
-  tr <- x[sp$train, , drop = FALSE]
-  mu <- colMeans(tr)
-  sd <- sqrt(pmax(colMeans(tr^2) - mu^2, 0))
-  sd[sd == 0] <- 1
-  x <- sweep(sweep(x, 2, mu), 2, sd, "/")
-  npc <- min(50, ncol(x) - 1, length(sp$train) - 1)
-  tr <- x[sp$train, , drop = FALSE]
-  rot <- if (requireNamespace("irlba", quietly = TRUE) && npc < min(dim(tr)) / 2) {
-    set.seed(0)
-    irlba::prcomp_irlba(tr, n = npc, center = TRUE, scale. = FALSE)$rotation
-  } else {
-    stats::prcomp(tr, center = TRUE, scale. = FALSE, rank. = npc)$rotation
-  }
-  z <- sweep(x, 2, colMeans(tr)) %*% rot
-  ztr <- z[sp$train, , drop = FALSE]
-  zte <- z[sp$test, , drop = FALSE]
-  d2 <- outer(rowSums(zte^2), rowSums(ztr^2), "+") - 2 * zte %*% t(ztr)
-  nn <- t(apply(d2, 1, function(r) order(r)[seq_len(k)]))
-  xytr <- s$xy[sp$train, , drop = FALSE]
-  pred <- sapply(seq_len(ncol(xytr)), function(j) rowMeans(matrix(xytr[nn, j], nrow = nrow(nn))))
-  pred
-}
-
-write_row <- function(row) {
-  exists <- file.exists(out)
-  utils::write.table(row, out, sep = ",", row.names = FALSE, col.names = !exists, append = exists, quote = TRUE, qmethod = "double")
-}
-# ----------------------------------------------------------------------------------------------------------
 
 # kNN on a pool of source and target cells: `train_src` / `train_tgt` / `test_tgt` index the two sets;
 # `src_xy` replaces the source coordinates (e.g. aligned onto the target frame).

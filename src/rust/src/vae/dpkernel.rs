@@ -277,29 +277,24 @@ fn rows_dispatch<const Z: usize, const S: usize, const SQ: bool, const G: bool>(
     rows::<Z, S, SQ, G>(t, threads, zc, sc, cf)
 }
 
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f")]
-unsafe fn rows_avx512<const Z: usize, const S: usize, const SQ: bool, const G: bool>(
-    t: usize,
-    threads: usize,
-    zc: &[Vec<f32>],
-    sc: &[Vec<f32>],
-    cf: f32,
-) -> Partial {
-    rows::<Z, S, SQ, G>(t, threads, zc, sc, cf)
+/// A copy of `rows` compiled with extra target features; `rows_dispatch` checks the CPU first.
+macro_rules! rows_with_features {
+    ($name:ident, $features:literal) => {
+        #[cfg(target_arch = "x86_64")]
+        #[target_feature(enable = $features)]
+        unsafe fn $name<const Z: usize, const S: usize, const SQ: bool, const G: bool>(
+            t: usize,
+            threads: usize,
+            zc: &[Vec<f32>],
+            sc: &[Vec<f32>],
+            cf: f32,
+        ) -> Partial {
+            rows::<Z, S, SQ, G>(t, threads, zc, sc, cf)
+        }
+    };
 }
-
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2,fma")]
-unsafe fn rows_avx2<const Z: usize, const S: usize, const SQ: bool, const G: bool>(
-    t: usize,
-    threads: usize,
-    zc: &[Vec<f32>],
-    sc: &[Vec<f32>],
-    cf: f32,
-) -> Partial {
-    rows::<Z, S, SQ, G>(t, threads, zc, sc, cf)
-}
+rows_with_features!(rows_avx512, "avx512f");
+rows_with_features!(rows_avx2, "avx2,fma");
 
 #[cfg(test)]
 mod tests {

@@ -16,7 +16,7 @@ sets <- rest[!rest %in% c("--seeds", "--epochs") & !(seq_along(rest) - 1) %in% w
 load_set <- function(d) {
   X <- Matrix::readMM(gzfile(file.path(d, "counts.mtx.gz")))
   X <- as(X, "CsparseMatrix")
-  rownames(X) <- readLines(gzfile(file.path(d, "features.tsv.gz")))
+  con <- gzfile(file.path(d, "features.tsv.gz")); rownames(X) <- readLines(con); close(con)
   obs <- read.delim(gzfile(file.path(d, "obs.tsv.gz")), check.names = FALSE)
   colnames(X) <- obs$cell
   if ("under_tissue" %in% names(obs)) {

@@ -47,6 +47,19 @@ test_that("synthetic tissue: hidden cells are placed accurately, measured cells 
   expect_identical(dpvae_impute(fit, syn$counts, syn_co, k = 10, max_landmarks = 100, seed = 1, verbose = FALSE), imp_k)
 })
 
+test_that("above 2000 cells the default places each cell against its 10 nearest measured cells", {
+  fit <- syn_fit()
+  big <- synthetic_tissue(n = 2100, seed = 4)
+  co <- big$coords
+  co[-(1:300), ] <- NA # 300 measured, 1800 to place
+  auto <- dpvae_impute(fit, big$counts, co, max_landmarks = 300, seed = 1, verbose = FALSE)
+  local <- dpvae_impute(fit, big$counts, co, k = 10, max_landmarks = 300, seed = 1, verbose = FALSE)
+  global <- dpvae_impute(fit, big$counts, co, refine = FALSE, k = 300, max_landmarks = 300, seed = 1, verbose = FALSE)
+  expect_identical(auto, local)
+  expect_false(identical(unname(auto), unname(global)))
+  expect_true(all(is.finite(auto)))
+})
+
 test_that("the default method trains on the measured cells; reconstruct writes separate imputed columns", {
   imp <- do.call(dpvae_impute, c(list(syn$counts, syn_co, seed = 2), syn_args))
   expect_s3_class(attr(imp, "dpvae_model"), "dpvae_model")

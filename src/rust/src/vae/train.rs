@@ -64,6 +64,8 @@ struct Monitor {
     /// Coordinates of the monitored cells (row-major) when the fused CPU kernel computes the
     /// all-pairs stress; empty otherwise.
     s_vec: Vec<f32>,
+    /// Spatial dimensions of `s_vec`.
+    sdims: usize,
 }
 
 enum MonitorPairs {
@@ -99,7 +101,7 @@ impl Monitor {
             && matches!(mp, MonitorPairs::All)
             && dpkernel::supported(dims, dims)
         {
-            // the latent width is checked per call: any supported width pairs with these
+            // the latent width is checked per call
             Vec::try_from(sm.to_kind(Kind::Float).contiguous().flatten(0, -1)).unwrap_or_default()
         } else {
             Vec::new()
@@ -109,6 +111,7 @@ impl Monitor {
             pairs: mp,
             ds: Tensor::zeros([1], (Kind::Float, device)),
             s_vec,
+            sdims: dims,
         };
         m.ds = m.distances(&sm);
         m
@@ -137,12 +140,8 @@ impl Monitor {
         tch::no_grad(|| {
             let (mu, _) = model.encode(&x.index_select(0, &self.idx));
             let zdims = mu.size()[1] as usize;
-            let rows = mu.size()[0] as usize;
-            let sdims = self.s_vec.len().checked_div(rows).unwrap_or(0);
-            if !self.s_vec.is_empty()
-                && self.s_vec.len() == sdims * rows
-                && dpkernel::supported(zdims, sdims)
-            {
+            let sdims = self.sdims;
+            if !self.s_vec.is_empty() && dpkernel::supported(zdims, sdims) {
                 if let Ok(zv) = Vec::<f32>::try_from(mu.contiguous().flatten(0, -1)) {
                     // Σ(d − c s)² = c² Σ(d/c − s)²
                     let threads = tch::get_num_threads().max(1) as usize;
@@ -456,18 +455,22 @@ pub fn train(
                         };
                         let nb = rows.len();
                         let zv: Vec<f32> = Vec::try_from(zl.detach().contiguous().flatten(0, -1))?;
-                        let sv: Vec<f32> = if full {
-                            s_fit_vec.clone()
+                        // full batch: the training coordinates as they are, no per-epoch copy
+                        let batch_s: Vec<f32>;
+                        let sv: &[f32] = if full {
+                            &s_fit_vec
                         } else {
-                            rows.iter()
+                            batch_s = rows
+                                .iter()
                                 .flat_map(|&r| {
                                     s_fit_vec[r as usize * sdim..(r as usize + 1) * sdim].to_vec()
                                 })
-                                .collect()
+                                .collect();
+                            &batch_s
                         };
                         let ps = dpkernel::all_pairs(
                             &zv,
-                            &sv,
+                            sv,
                             cfg.latent_dim,
                             sdim,
                             c.double_value(&[]),

@@ -42,4 +42,10 @@ smacof_impl <- function(delta, weights, init_kind, init, fixed, mu, ndim, max_it
 #' @noRd
 impute_impl <- function(latent_new, latent_fixed, fixed_coords, scale, frame_json, max_landmarks, k, max_iter, eps, refine_max, refine_iter, seed, progress, verbose) .Call(wrap__impute_impl, latent_new, latent_fixed, fixed_coords, scale, frame_json, max_landmarks, k, max_iter, eps, refine_max, refine_iter, seed, progress, verbose)
 
+#' `k` nearest reference rows of each query row (latent space): list(index = 1-based integer
+#' matrix, distance = double matrix), rows sorted by distance. `exclude_self`: leave-one-out
+#' on the reference itself.
+#' @noRd
+nearest_rows_impl <- function(query, reference, k, exclude_self, num_threads) .Call(wrap__nearest_rows_impl, query, reference, k, exclude_self, num_threads)
+
 

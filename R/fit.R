@@ -282,6 +282,8 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
     train_coords = coords,
     fitted_coords = pred$coords,
     fitted_latent = pred$latent,
+    atlas = map_atlas(data$x),
+    outlier_unit = outlier_unit(pred$latent, call = call),
     device = device,
     seconds = elapsed,
     call = call,

@@ -9,8 +9,13 @@
 #' @param newdata Expression, genes x cells (matrix or `dgCMatrix`), or a
 #'   Seurat, SingleCellExperiment or SpatialExperiment object. Missing: the
 #'   training cells.
-#' @param type `"coords"` (cells x spatial dims) or `"latent"` (encoder
-#'   means).
+#' @param type `"coords"` (cells x spatial dims), `"latent"` (encoder
+#'   means), `"map"` (a sparse cells x training-cells matrix whose rows sum to
+#'   1: each cell's weights over the reference cells nearest to it in the
+#'   latent, see [project_genes()]) or `"outlier"` (the out-of-reference
+#'   score: mean latent distance to the nearest reference cells over that of
+#'   a typical reference cell; about 1 for cells like the reference, higher
+#'   for cells unlike any of it).
 #' @param n_samples Draw this many latent samples per cell from q(z|x) and
 #'   report the spread of the resulting positions (root mean squared distance
 #'   to the encoder-mean position, in the reference's units) as
@@ -26,16 +31,21 @@
 #' mob <- dpvae_example_data()
 #' fit <- dpvae_fit(mob$counts, mob$coords, epochs = 100, seed = 1, verbose = FALSE)
 #' head(predict(fit, mob$counts))
-predict.dpvae_model <- function(object, newdata, type = c("coords", "latent"), n_samples = 0, seed = NULL,
-                                device = "cpu", ...) {
+predict.dpvae_model <- function(object, newdata, type = c("coords", "latent", "map", "outlier"), n_samples = 0,
+                                seed = NULL, device = "cpu", ...) {
   type <- match.arg(type)
   validate_model(object)
-  if (missing(newdata) && n_samples == 0) {
+  if (missing(newdata) && n_samples == 0 && type %in% c("coords", "latent")) {
     return(if (type == "coords") object$fitted_coords else object$fitted_latent)
   }
+  if (missing(newdata) && type %in% c("map", "outlier")) dpvae_abort("Give {.arg newdata}: the cells to map.")
   if (missing(newdata)) dpvae_abort("Give {.arg newdata} to draw samples.")
   x <- object_expression(newdata, ...)
   res <- encode_cells(object, x, n_samples = n_samples, seed = seed, device = device)
+  if (type %in% c("map", "outlier")) {
+    mapped <- map_cells(object, x, res$latent)
+    return(if (type == "map") mapped$map else mapped$outlier_score)
+  }
   out <- if (type == "coords") res$coords else res$latent
   if (!is.null(res$uncertainty)) attr(out, "uncertainty") <- stats::setNames(res$uncertainty, colnames(x))
   out

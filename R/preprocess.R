@@ -50,6 +50,13 @@ row_mean_var <- function(x) {
   list(mean = m, var = pmax(ex2 - m^2, 0) * n / max(n - 1, 1))
 }
 
+# Column means and sds (n - 1) of a dense cells x genes matrix.
+column_mean_sd <- function(y) {
+  n <- nrow(y)
+  m <- colMeans(y)
+  list(mean = m, sd = sqrt(pmax(colMeans(y * y) - m^2, 0) * n / max(n - 1, 1)))
+}
+
 #' @noRd
 fit_preprocess <- function(x, n_genes = 2000L, normalize = "auto", target_sum = 1e4, call = rlang_caller()) {
   normalize <- match.arg(normalize, c("auto", "lognorm", "none"))
@@ -71,9 +78,11 @@ fit_preprocess <- function(x, n_genes = 2000L, normalize = "auto", target_sum = 
        mean = unname(mv$mean[keep]), sd = unname(sqrt(mv$var[keep])))
 }
 
-#' Cells x selected genes, standardised with the stored parameters (dense, only the selected genes).
+#' Cells x selected genes, standardised with the stored parameters (dense, only the selected genes), or with
+#' `scaling = "data"` with the data's own gene means and sds (the cell -> location map).
 #' @noRd
-apply_preprocess <- function(x, pp, min_overlap = 0.5, call = rlang_caller()) {
+apply_preprocess <- function(x, pp, min_overlap = 0.5, scaling = c("model", "data"), call = rlang_caller()) {
+  scaling <- match.arg(scaling)
   idx <- match(pp$genes, rownames(x))
   found <- !is.na(idx)
   if (mean(found) < min_overlap) {
@@ -91,6 +100,7 @@ apply_preprocess <- function(x, pp, min_overlap = 0.5, call = rlang_caller()) {
   y <- if (pp$lognorm) lognormalise(x, pp$target_sum) else x
   out <- matrix(0, ncol(x), length(pp$genes), dimnames = list(colnames(x), pp$genes))
   if (any(found)) out[, found] <- as.matrix(Matrix::t(y[idx[found], , drop = FALSE]))
+  if (scaling == "data") pp[c("mean", "sd")] <- column_mean_sd(out)
   sds <- ifelse(pp$sd > 0, pp$sd, 1)
   out <- sweep(sweep(out, 2, pp$mean, `-`), 2, sds, `/`)
   out[, !found] <- 0

@@ -46,11 +46,37 @@
 #'   (constrained placement among the measured cells) or `"encoder"`.
 #' @param complete Fill the imputed columns of measured cells with their
 #'   measured coordinates (instead of `NA`).
+#' @param placement With `reference` or `model`: `"map"` (default) places
+#'   each cell at the weighted mean position of the reference cells it maps
+#'   to (see *Cell -> location map*); `"encoder"` uses the encoder's
+#'   reconstruction, as for the reference's own cells.
+#' @section Cell -> location map: With `reference` or `model`, the cells are
+#'   mapped onto the model's training cells by entropic optimal transport
+#'   between the two data sets' expression profiles (the model's genes, each
+#'   data set standardised with its own gene means and sds, then compared by
+#'   correlation). Standardising each data set on its own removes
+#'   platform-wide gene biases (capture, sequencing depth, spots that mix
+#'   cells) that an encoder trained on one platform cannot undo: on the
+#'   scRNA-seq benchmarks of `bench/RESULTS-scrna.md` the encoder alone
+#'   places single cells no better than chance. The transport assumes the
+#'   query covers the tissue roughly as the reference does (the location
+#'   marginal is a soft constraint), as Tangram and novoSpaRc do. The map (a
+#'   sparse cells x reference-cells matrix, rows summing to 1) is stored as
+#'   `attr(result, "dpvae_map")`, `Misc(object, "dpvae_map")` or
+#'   `metadata(object)$dpvae_map`; [project_genes()] turns it into predicted
+#'   expression or cell-type composition per reference location.
+#' @section Out-of-reference score: `dpvae_outlier_score` (every mode) is the
+#'   mean latent distance of a cell to its 10 nearest training cells, in units
+#'   of the same distance for a typical training cell: about 1 for cells like
+#'   the reference; cells of a tissue region or type the reference lacks score
+#'   higher (above 2-3 deserves a look). [plot_reconstruction()] can colour by
+#'   it.
 #' @return For a matrix: a data frame with one row per cell and columns
-#'   `dpvae_x`, `dpvae_y` (`dpvae_z`) and `measured` (whether the cell had
-#'   coordinates), then `dpvae_imputed_*` when some cells had none, with the
-#'   model in `attr(, "dpvae_model")` and the latent
-#'   means in `attr(, "latent")`. For a Seurat object: the object with a
+#'   `dpvae_x`, `dpvae_y` (`dpvae_z`), `measured` (whether the cell had
+#'   coordinates) and `dpvae_outlier_score`, then `dpvae_imputed_*` when some
+#'   cells had none, with the model in `attr(, "dpvae_model")`, the latent
+#'   means in `attr(, "latent")` and, with `reference` or `model`, the cell ->
+#'   location map in `attr(, "dpvae_map")`. For a Seurat object: the object with a
 #'   DimReduc `"dpvae"` (key `dpvae_`), a DimReduc `"dpvae_latent"`,
 #'   meta.data columns `dpvae_x`, `dpvae_y` (`dpvae_z`) (and
 #'   `dpvae_imputed_*`, as above) and the model in
@@ -67,17 +93,20 @@ dpvae_reconstruct <- function(object, ...) UseMethod("dpvae_reconstruct")
 #' @export
 dpvae_reconstruct.default <- function(object, coords = NULL, reference = NULL, model = NULL, ...,
                                       n_samples = 0, impute = c("mds", "encoder"), complete = FALSE,
-                                      device = "auto", verbose = interactive()) {
+                                      placement = c("map", "encoder"), device = "auto", verbose = interactive()) {
   x <- as_expression(object)
   if (!is.null(coords)) coords <- as_coords(coords, colnames(x))
   res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, ...,
-                           n_samples = n_samples, impute = match.arg(impute), complete = complete)
+                           n_samples = n_samples, impute = match.arg(impute), complete = complete,
+                           placement = match.arg(placement))
   d <- ncol(res$coords)
   out <- data.frame(res$coords, measured = res$measured, row.names = colnames(x))
   names(out)[seq_len(d)] <- paste0("dpvae_", c("x", "y", "z")[seq_len(d)])
   if (!is.null(res$uncertainty)) out$dpvae_uncertainty <- res$uncertainty
+  out$dpvae_outlier_score <- unname(res$outlier_score)
   if (!is.null(res$imputed)) out <- cbind(out, as.data.frame(res$imputed))
   attr(out, "latent") <- res$latent
+  attr(out, "dpvae_map") <- res$map
   attr(out, "dpvae_model") <- res$model
   out
 }
@@ -86,15 +115,18 @@ dpvae_reconstruct.default <- function(object, coords = NULL, reference = NULL, m
 #' @export
 dpvae_reconstruct.Seurat <- function(object, coords = NULL, reference = NULL, model = NULL, ...,
                                      assay = NULL, layer = "counts", n_samples = 0, impute = c("mds", "encoder"),
-                                     complete = FALSE, device = "auto", verbose = interactive()) {
+                                     complete = FALSE, placement = c("map", "encoder"), device = "auto",
+                                     verbose = interactive()) {
   need_seurat_object()
   assay <- assay %||% SeuratObject::DefaultAssay(object) # also what LogSeuratCommand records
   x <- seurat_expression(object, assay = assay, layer = layer)
   if (is.null(reference) && is.null(model)) coords <- seurat_coords(object, coords)
   else if (!is.null(coords)) coords <- seurat_coords(object, coords)
   res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, ...,
-                           n_samples = n_samples, impute = match.arg(impute), complete = complete)
-  out <- seurat_store(object, res$coords, res$latent, res$model, uncertainty = res$uncertainty)
+                           n_samples = n_samples, impute = match.arg(impute), complete = complete,
+                           placement = match.arg(placement))
+  out <- seurat_store(object, res$coords, res$latent, res$model, uncertainty = res$uncertainty,
+                      outlier_score = res$outlier_score, map = res$map)
   if (!is.null(res$imputed)) out <- SeuratObject::AddMetaData(out, as.data.frame(res$imputed))
   tryCatch(SeuratObject::LogSeuratCommand(out), error = function(e) out)
 }
@@ -102,7 +134,7 @@ dpvae_reconstruct.Seurat <- function(object, coords = NULL, reference = NULL, mo
 # The shared engine of every method: returns coords, latent, model and which cells were measured.
 # `imputed` (self mode with unmeasured cells only): cells x d matrix `dpvae_imputed_*`.
 reconstruct_cells <- function(x, coords, reference, model, device, verbose, ..., n_samples = 0, impute = "mds",
-                              complete = FALSE, call = rlang_caller()) {
+                              complete = FALSE, placement = "map", call = rlang_caller()) {
   if (!(is.logical(complete) && length(complete) == 1L && !is.na(complete))) {
     dpvae_abort("{.arg complete} must be TRUE or FALSE.", call = call)
   }
@@ -132,6 +164,16 @@ reconstruct_cells <- function(x, coords, reference, model, device, verbose, ...,
     if (...length()) dpvae_abort("Training settings ({.arg {names(list(...))}}) have no effect with {.arg model}.", call = call)
   }
   pred <- encode_cells(model, x, n_samples = n_samples, device = device, call = call)
+  map <- NULL
+  if (self_mode) {
+    outlier <- outlier_score(model, pred$latent, call = call)
+  } else {
+    if (isTRUE(verbose)) cli::cli_inform("Mapping {ncol(x)} cells onto the {length(model$train_cells)} reference cells.")
+    mapped <- map_cells(model, x, pred$latent, call = call)
+    if (placement == "map") pred$coords <- mapped$coords
+    map <- mapped$map
+    outlier <- mapped$outlier_score
+  }
   measured <- if (is.null(coords)) rep(FALSE, ncol(x)) else stats::complete.cases(coords)
   imputed <- NULL
   if (self_mode && !all(measured)) {
@@ -145,7 +187,7 @@ reconstruct_cells <- function(x, coords, reference, model, device, verbose, ...,
     dimnames(imputed) <- list(colnames(x), paste0("dpvae_imputed_", c("x", "y", "z")[seq_len(ncol(coords))]))
   }
   list(coords = pred$coords, latent = pred$latent, model = model, measured = measured, imputed = imputed,
-       uncertainty = pred$uncertainty)
+       uncertainty = pred$uncertainty, outlier_score = outlier, map = map)
 }
 
 as_reference <- function(reference, call = rlang_caller()) {

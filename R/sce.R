@@ -91,7 +91,7 @@ unname_rows <- function(m) {
 }
 
 #' @noRd
-sce_store <- function(object, coords, latent, model, extra = NULL) {
+sce_store <- function(object, coords, latent, model, extra = NULL, map = NULL) {
   d <- ncol(coords)
   emb <- coords
   colnames(emb) <- paste0("dpvae_", seq_len(d))
@@ -107,6 +107,7 @@ sce_store <- function(object, coords, latent, model, extra = NULL) {
   for (nm in names(extra)) SummarizedExperiment::colData(object)[[nm]] <- unname(extra[[nm]])
   md <- S4Vectors::metadata(object)
   md$dpvae <- model
+  md$dpvae_map <- map
   S4Vectors::metadata(object) <- md
   object
 }
@@ -144,7 +145,8 @@ dpvae_fit.SingleCellExperiment <- function(x, coords = NULL, ..., assay.type = "
 dpvae_reconstruct.SingleCellExperiment <- function(object, coords = NULL, reference = NULL, model = NULL, ...,
                                                    assay.type = "counts", n_samples = 0,
                                                    impute = c("mds", "encoder"), complete = FALSE,
-                                                   device = "auto", verbose = interactive()) {
+                                                   placement = c("map", "encoder"), device = "auto",
+                                                   verbose = interactive()) {
   need_sce()
   x <- sce_expression(object, assay.type = assay.type)
   # Without reference/model the object's own coordinates train the model; otherwise they are optional
@@ -152,8 +154,10 @@ dpvae_reconstruct.SingleCellExperiment <- function(object, coords = NULL, refere
   if (is.null(reference) && is.null(model)) coords <- sce_coords(object, coords)
   else if (!is.null(coords)) coords <- sce_coords(object, coords)
   res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, ...,
-                           n_samples = n_samples, impute = match.arg(impute), complete = complete)
+                           n_samples = n_samples, impute = match.arg(impute), complete = complete,
+                           placement = match.arg(placement))
   extra <- c(if (!is.null(res$uncertainty)) list(dpvae_uncertainty = res$uncertainty),
+             list(dpvae_outlier_score = res$outlier_score),
              if (!is.null(res$imputed)) as.list(as.data.frame(res$imputed)))
-  sce_store(object, res$coords, res$latent, res$model, extra)
+  sce_store(object, res$coords, res$latent, res$model, extra, map = res$map)
 }

@@ -86,7 +86,7 @@ seurat_coords <- function(object, coords = NULL, call = rlang_caller()) {
 }
 
 #' @noRd
-seurat_store <- function(object, coords, latent, model, uncertainty = NULL) {
+seurat_store <- function(object, coords, latent, model, uncertainty = NULL, outlier_score = NULL, map = NULL) {
   assay <- SeuratObject::DefaultAssay(object)
   d <- ncol(coords)
   emb <- coords
@@ -98,9 +98,11 @@ seurat_store <- function(object, coords, latent, model, uncertainty = NULL) {
   md <- as.data.frame(coords)
   names(md) <- paste0("dpvae_", c("x", "y", "z")[seq_len(d)])
   if (!is.null(uncertainty)) md$dpvae_uncertainty <- uncertainty
+  if (!is.null(outlier_score)) md$dpvae_outlier_score <- unname(outlier_score)
   object <- SeuratObject::AddMetaData(object, md)
   # Not Misc<-: it drops the S3 class of list values (c(value)) and warns on overwrite.
   methods::slot(object, "misc")[["dpvae"]] <- model
+  methods::slot(object, "misc")[["dpvae_map"]] <- map
   object
 }
 

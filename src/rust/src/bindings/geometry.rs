@@ -9,6 +9,7 @@ use super::interrupt::interrupted;
 use crate::error::{DpvaeError, Result};
 use crate::geometry::constrained::{smacof_fixed_with_callback, smacof_penalized_with_callback};
 use crate::geometry::impute::{impute_latent, ImputeOptions};
+use crate::geometry::neighbours::nearest_rows;
 use crate::geometry::smacof::{smacof_with_callback, Init, SmacofOptions};
 use crate::vae::frame::Frame;
 
@@ -184,8 +185,38 @@ fn impute_impl(
     })
 }
 
+
+/// `k` nearest reference rows of each query row (latent space): list(index = 1-based integer
+/// matrix, distance = double matrix), rows sorted by distance. `exclude_self`: leave-one-out
+/// on the reference itself.
+/// @noRd
+#[extendr]
+fn nearest_rows_impl(
+    query: RMatrix<f64>,
+    reference: RMatrix<f64>,
+    k: i32,
+    exclude_self: bool,
+    num_threads: i32,
+) -> Robj {
+    guarded(|| -> Result<Robj> {
+        let k = count(k, "k")?;
+        let threads = count(num_threads, "num.threads")?;
+        let nb = nearest_rows(
+            matrix_view(&query)?,
+            matrix_view(&reference)?,
+            k,
+            exclude_self,
+            threads,
+            || !interrupted(),
+        )?;
+        let index = RMatrix::new_matrix(nb.index.nrows(), k, |r, c| nb.index[[r, c]] as i32 + 1);
+        Ok(list!(index = index, distance = to_rmatrix(&nb.distance)).into())
+    })
+}
+
 extendr_module! {
     mod geometry_bindings;
     fn smacof_impl;
     fn impute_impl;
+    fn nearest_rows_impl;
 }

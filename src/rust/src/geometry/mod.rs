@@ -20,6 +20,7 @@ pub mod classical;
 pub mod constrained;
 pub mod impute;
 pub mod landmark;
+pub mod neighbours;
 pub mod smacof;
 
 pub use classical::classical_mds;

@@ -1,0 +1,188 @@
+# The cell -> location map of a query data set (e.g. scRNA-seq) onto the model's training cells: entropic
+# optimal transport between the two data sets' expression profiles, on a sparse support (each cell's and each
+# location's nearest partners), so memory grows linearly with cells. Each data set is standardised with its
+# own gene means and sds: platform-wide gene biases (capture, depth, spot mixing) cancel, which the encoder,
+# trained on one platform, cannot undo (bench/RESULTS-scrna.md). Query positions are map-weighted means of the
+# reference positions. The out-of-reference score comes from the model's latent.
+
+# Partners per cell and per location in the transport support.
+MAP_NEIGHBOURS <- 50L
+# Entropic regularisation as a fraction of the median cost between random cell-location pairs; chosen on the
+# scRNA-seq benchmark (bench/RESULTS-scrna.md: 0.05-0.2 within 0.02 of the best on every case).
+MAP_EPSILON <- 0.1
+# Weight of the soft location marginal (KL): large = every location receives the same mass (the query covers
+# the tissue), small = each cell goes where it fits best regardless of the others.
+MAP_TAU <- 1
+# Principal axes kept for the profiles of models with more genes (dot products = correlations, approximately).
+MAP_AXES <- 50L
+# Neighbours in the latent for the outlier score.
+OUTLIER_NEIGHBOURS <- 10L
+
+latent_neighbours <- function(query, reference, k, exclude_self = FALSE, num.threads = 1L, call = rlang_caller()) {
+  storage.mode(query) <- "double"
+  storage.mode(reference) <- "double"
+  rust_result(nearest_rows_impl(query, reference, as.integer(k), exclude_self, as.integer(num.threads)), call = call)
+}
+
+# Cells x genes standardised values -> unit-length, centred rows (dot product = Pearson correlation).
+# A cell with no variation across the genes (e.g. no counts) gets an NA row.
+unit_profiles <- function(xs) {
+  xs <- xs - rowMeans(xs)
+  len <- sqrt(rowSums(xs^2))
+  xs / ifelse(len > 0, len, NA_real_)
+}
+
+# Stored in the model at fit time: the training cells' profiles, on at most MAP_AXES principal axes.
+map_atlas <- function(xs) {
+  prof <- unit_profiles(xs)
+  prof[is.na(prof)] <- 0
+  rotation <- NULL
+  if (ncol(prof) > MAP_AXES) {
+    # uncentred axes of (up to 5000) profiles: they keep dot products, not variances
+    rows <- if (nrow(prof) > 5000L) round(seq(1, nrow(prof), length.out = 5000L)) else seq_len(nrow(prof))
+    e <- eigen(crossprod(prof[rows, , drop = FALSE]), symmetric = TRUE)
+    rotation <- e$vectors[, seq_len(MAP_AXES), drop = FALSE]
+    prof <- prof %*% rotation
+  }
+  list(profiles = prof, rotation = rotation)
+}
+
+# The query's profiles in the atlas's space, standardised with the query's own gene statistics.
+query_profiles <- function(model, x, call = rlang_caller()) {
+  xs <- apply_preprocess(x, model$preprocess, scaling = "data", call = call)
+  prof <- unit_profiles(xs)
+  if (!is.null(model$atlas$rotation)) prof <- prof %*% model$atlas$rotation
+  prof
+}
+
+# Sparse support: each query cell's and each location's MAP_NEIGHBOURS nearest partners; cost = 1 - r.
+transport_support <- function(q, r, call = rlang_caller()) {
+  kq <- min(MAP_NEIGHBOURS, nrow(r))
+  kr <- min(MAP_NEIGHBOURS, nrow(q))
+  a <- latent_neighbours(q, r, kq, call = call)
+  b <- latent_neighbours(r, q, kr, call = call)
+  i <- c(rep(seq_len(nrow(q)), kq), as.vector(b$index))
+  j <- c(as.vector(a$index), rep(seq_len(nrow(r)), kr))
+  cost <- c(as.vector(a$distance), as.vector(b$distance))^2 / 2
+  keep <- !duplicated(cbind(i, j))
+  list(i = i[keep], j = j[keep], cost = cost[keep])
+}
+
+# Median cost of random cell-location pairs: the unit of the entropic regularisation.
+typical_cost <- function(q, r, n = 20000L) {
+  i <- ((seq_len(n) * 7919L) %% nrow(q)) + 1L
+  j <- ((seq_len(n) * 104729L) %% nrow(r)) + 1L
+  stats::median(rowSums((q[i, , drop = FALSE] - r[j, , drop = FALSE])^2) / 2)
+}
+
+# Unbalanced Sinkhorn (rows exact, columns KL-penalised with weight MAP_TAU) on the sparse support.
+sinkhorn_map <- function(support, nq, nr, eps, max_iter = 1000L, tol = 1e-4) {
+  kern <- Matrix::sparseMatrix(i = support$i, j = support$j, x = exp(-(support$cost - min(support$cost)) / eps),
+                               dims = c(nq, nr))
+  a <- rep(1 / nq, nq)
+  b <- rep(1 / nr, nr)
+  power <- MAP_TAU / (MAP_TAU + eps)
+  v <- rep(1, nr)
+  for (it in seq_len(max_iter)) {
+    u <- a / as.vector(kern %*% v)
+    v_new <- (b / as.vector(Matrix::crossprod(kern, u)))^power
+    done <- max(abs(v_new - v) / v) < tol
+    v <- v_new
+    if (done) break
+  }
+  plan <- Matrix::Diagonal(x = u) %*% kern %*% Matrix::Diagonal(x = v)
+  plan <- Matrix::Diagonal(x = 1 / Matrix::rowSums(plan)) %*% plan
+  methods::as(plan, "CsparseMatrix")
+}
+
+# Everything placing a query data set by the map gives: the map (cells x training cells, rows sum to 1),
+# positions, and the out-of-reference score. Cells without a profile (no counts on the genes) get NA.
+map_cells <- function(model, x, latent, call = rlang_caller()) {
+  if (is.null(model$atlas)) {
+    dpvae_abort(c("This model has no reference profiles for the cell -> location map.",
+                  i = "It was fitted with dpvae < 0.2; refit it with {.fn dpvae_fit}."), kind = "model", call = call)
+  }
+  prof <- query_profiles(model, x, call = call)
+  ok <- stats::complete.cases(prof)
+  if (!any(ok)) {
+    dpvae_abort("None of the {nrow(prof)} cells has expression on the model's genes.", call = call)
+  }
+  if (!all(ok)) {
+    cli::cli_warn(c("{sum(!ok)} cell{?s} without expression on the model's genes {?gets/get} no position (NA).",
+                    i = "First: {.val {utils::head(rownames(prof)[!ok], 3)}}."), class = "dpvae_warning_empty_cells")
+  }
+  ref <- model$atlas$profiles
+  support <- transport_support(prof[ok, , drop = FALSE], ref, call = call)
+  eps <- MAP_EPSILON * typical_cost(prof[ok, , drop = FALSE], ref)
+  plan <- sinkhorn_map(support, sum(ok), nrow(ref), eps)
+  map <- Matrix::sparseMatrix(i = which(ok)[support$i], j = support$j, x = 0, dims = c(nrow(prof), nrow(ref)),
+                              dimnames = list(rownames(prof), model$train_cells))
+  map[ok, ] <- plan
+  map <- Matrix::drop0(map)
+  coords <- matrix(NA_real_, nrow(prof), ncol(model$train_coords),
+                   dimnames = list(rownames(prof), colnames(model$train_coords)))
+  coords[ok, ] <- as.matrix(plan %*% model$train_coords)
+  list(map = map, coords = coords, outlier_score = outlier_score(model, latent, call = call))
+}
+
+# Mean latent distance to the OUTLIER_NEIGHBOURS nearest training cells, in units of the same quantity for a
+# training cell (leave-one-out): ~1 for cells like the reference, larger for cells unlike any of it.
+outlier_score <- function(model, latent, call = rlang_caller()) {
+  ref <- model$fitted_latent
+  k <- min(OUTLIER_NEIGHBOURS, nrow(ref) - 1L)
+  typical <- model$outlier_unit %||% outlier_unit(ref, k, call = call)
+  nb <- latent_neighbours(latent, ref, k, call = call)
+  stats::setNames(rowMeans(nb$distance) / typical, rownames(latent))
+}
+
+outlier_unit <- function(latent, k = min(OUTLIER_NEIGHBOURS, nrow(latent) - 1L), call = rlang_caller()) {
+  nb <- latent_neighbours(latent, latent, k, exclude_self = TRUE, call = call)
+  max(stats::median(rowMeans(nb$distance)), .Machine$double.eps)
+}
+
+#' Project query genes onto reference locations through a cell -> location map
+#'
+#' Each reference location gets the map-weighted mean of the query cells'
+#' expression, as Tangram's `project_genes` does with its map: with `map`
+#' (cells x locations, from `attr(result, "dpvae_map")`, `Misc(obj,
+#' "dpvae_map")`, `metadata(sce)$dpvae_map` or `predict(model, newdata,
+#' type = "map")`) and the query's expression (genes x cells), the result is
+#' genes x locations. Locations no cell was mapped to are `NA`. Pass cell-type
+#' indicators (e.g. `t(model.matrix(~ 0 + cell_type))`) as `expression` to get
+#' each location's cell-type composition.
+#'
+#' @param map A cells x locations (sparse) matrix whose rows sum to 1.
+#' @param expression Genes (or any features) x cells, columns in the map's
+#'   row order (matched by name when both have names).
+#' @return A dense genes x locations matrix.
+#' @export
+#' @examples
+#' mob <- dpvae_example_data()
+#' train <- seq(1, ncol(mob$counts), by = 2)
+#' fit <- dpvae_fit(mob$counts[, train], mob$coords[train, ], epochs = 50, seed = 1, verbose = FALSE)
+#' held <- mob$counts[, -train]
+#' map <- predict(fit, held, type = "map")
+#' genes <- project_genes(map, log1p(held[c("Penk", "Doc2g"), ]))
+#' dim(genes)
+project_genes <- function(map, expression) {
+  if (!methods::is(map, "Matrix") && !is.matrix(map)) {
+    dpvae_abort("{.arg map} must be a cells x locations matrix, such as {.code predict(model, x, type = \"map\")}.")
+  }
+  if (!methods::is(expression, "Matrix") && !is.matrix(expression)) {
+    dpvae_abort("{.arg expression} must be a genes x cells matrix or dgCMatrix.")
+  }
+  if (!is.null(rownames(map)) && !is.null(colnames(expression))) {
+    idx <- match(rownames(map), colnames(expression))
+    if (anyNA(idx)) {
+      dpvae_abort(c("{sum(is.na(idx))} cell{?s} of {.arg map} {?is/are} not columns of {.arg expression}.",
+                    i = "Give the expression of the cells that were mapped, genes x cells."))
+    }
+    expression <- expression[, idx, drop = FALSE]
+  } else if (ncol(expression) != nrow(map)) {
+    dpvae_abort("{.arg expression} has {ncol(expression)} cells but {.arg map} has {nrow(map)}.")
+  }
+  mass <- Matrix::colSums(map)
+  out <- as.matrix(expression %*% map) %*% diag(ifelse(mass > 0, 1 / mass, NA_real_), length(mass))
+  dimnames(out) <- list(rownames(expression), colnames(map))
+  out
+}

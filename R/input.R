@@ -92,15 +92,21 @@ reference_data <- function(reference, genes = NULL, verbose = FALSE, call = rlan
   match_reference_genes(ref, genes, verbose = verbose, call = call)
 }
 
-# Train on the reference genes the query also has, and say how many those are.
+# Train on the reference genes the query also has, and say how many those are. Too few shared genes is an
+# error that names the identifier types of both sides; few (under MIN_SHARED_WARN and under half of the
+# reference's) a warning.
 #' @noRd
 match_reference_genes <- function(ref, genes, verbose = FALSE, call = rlang_caller()) {
   if (is.null(genes)) return(ref)
   shared <- rownames(ref$x) %in% genes
   n_ref <- nrow(ref$x)
-  if (sum(shared) < 2L) {
-    dpvae_abort(c("The reference and the data share {sum(shared)} gene{?s} (of {n_ref} in the reference).",
-                  i = "Gene names must match (same species, same identifiers: symbols vs Ensembl)."), call = call)
+  if (sum(shared) < MIN_SHARED_GENES) {
+    dpvae_abort(c("The reference and the data share {sum(shared)} gene{?s} ({n_ref} in the reference, {length(genes)} in the data); placing cells needs at least {MIN_SHARED_GENES}.",
+                  i = gene_names_hint(rownames(ref$x), genes)), call = call)
+  }
+  if (sum(shared) < MIN_SHARED_WARN && mean(shared) < 0.5) {
+    cli::cli_warn(c("Only {sum(shared)} of the reference's {n_ref} genes are in the data; the placement rests on those.",
+                    i = gene_names_hint(rownames(ref$x), genes)), class = "dpvae_warning_genes")
   }
   if (isTRUE(verbose)) {
     cli::cli_inform(c(i = "Genes: {sum(shared)} of the reference's {n_ref} genes are in the data{if (all(shared)) '' else '; training on those'}."),
@@ -108,6 +114,31 @@ match_reference_genes <- function(ref, genes, verbose = FALSE, call = rlang_call
   }
   if (!all(shared)) ref$x <- ref$x[shared, , drop = FALSE]
   ref
+}
+
+MIN_SHARED_GENES <- 10L
+MIN_SHARED_WARN <- 50L
+
+# What kind of identifiers a gene vector holds, in words.
+gene_id_kind <- function(genes) {
+  genes <- genes[!is.na(genes) & nzchar(genes)]
+  share <- function(pattern) mean(grepl(pattern, genes))
+  if (!length(genes)) return("no gene names")
+  if (share("^ENS[A-Z]*G[0-9]{6,}") > 0.5) return("Ensembl gene IDs")
+  if (share("^[A-Z][A-Z0-9-]*$") > 0.6) return("upper-case gene symbols (human style)")
+  if (share("^[A-Z][a-z0-9-]*$") > 0.6) return("title-case gene symbols (mouse style)")
+  "gene names"
+}
+
+# The hint of a gene mismatch: both sides' identifier kinds, and what to do when they differ.
+gene_names_hint <- function(model_genes, data_genes) {
+  a <- gene_id_kind(model_genes)
+  b <- gene_id_kind(data_genes)
+  if (a != b) {
+    sprintf("The reference's genes look like %s, the data's like %s: convert one to the other (same species, same identifiers).", a, b)
+  } else {
+    sprintf("Both look like %s; check that they come from the same species and annotation.", a)
+  }
 }
 
 # The dpvae_model an earlier call stored in `object` (or `object` itself).

@@ -51,6 +51,9 @@ map_atlas <- function(xs) {
 query_profiles <- function(model, x, call = rlang_caller()) {
   xs <- apply_preprocess(x, model$preprocess, scaling = "data", call = call)
   prof <- unit_profiles(xs)
+  # a cell with nothing measured on these genes has no profile, whatever standardising makes of it
+  genes <- intersect(model$preprocess$genes, rownames(x))
+  prof[Matrix::colSums(abs(x[genes, , drop = FALSE])) == 0, ] <- NA
   if (!is.null(model$atlas$rotation)) prof <- prof %*% model$atlas$rotation
   prof
 }

@@ -87,7 +87,7 @@ apply_preprocess <- function(x, pp, min_overlap = 0.5, scaling = c("model", "dat
   found <- !is.na(idx)
   if (mean(found) < min_overlap) {
     dpvae_abort(c("Only {sum(found)} of the model's {length(pp$genes)} genes are in the data.",
-                  i = "Gene names must match (same species, same identifiers: symbols vs Ensembl)."), call = call)
+                  i = gene_names_hint(pp$genes, rownames(x))), call = call)
   }
   if (!all(found)) {
     cli::cli_warn("Found {sum(found)} of the model's {length(pp$genes)} genes in the data; the {sum(!found)} missing {?is/are} set to the training mean.",

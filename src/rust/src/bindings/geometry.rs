@@ -185,7 +185,6 @@ fn impute_impl(
     })
 }
 
-
 /// `k` nearest reference rows of each query row (latent space): list(index = 1-based integer
 /// matrix, distance = double matrix), rows sorted by distance. `exclude_self`: leave-one-out
 /// on the reference itself.

@@ -48,30 +48,36 @@ pub fn nearest_rows(
         let end = (start + BLOCK).min(nq);
         let rows: Vec<(Vec<usize>, Vec<f64>)> = pool.install(|| {
             (start..end)
-            .into_par_iter()
-            .map_init(
-                || Vec::with_capacity(n_ref),
-                |d2: &mut Vec<(f64, usize)>, i| {
-                    let q = query.row(i);
-                    d2.clear();
-                    for (j, r) in reference.outer_iter().enumerate() {
-                        if exclude_self && i == j {
-                            continue;
+                .into_par_iter()
+                .map_init(
+                    || Vec::with_capacity(n_ref),
+                    |d2: &mut Vec<(f64, usize)>, i| {
+                        let q = query.row(i);
+                        d2.clear();
+                        for (j, r) in reference.outer_iter().enumerate() {
+                            if exclude_self && i == j {
+                                continue;
+                            }
+                            let s: f64 =
+                                q.iter().zip(r.iter()).map(|(a, b)| (a - b) * (a - b)).sum();
+                            d2.push((s, j));
                         }
-                        let s: f64 = q.iter().zip(r.iter()).map(|(a, b)| (a - b) * (a - b)).sum();
-                        d2.push((s, j));
-                    }
-                    // ties broken by index so the result does not depend on thread timing
-                    let cmp = |a: &(f64, usize), b: &(f64, usize)| a.0.total_cmp(&b.0).then(a.1.cmp(&b.1));
-                    if d2.len() > k {
-                        d2.select_nth_unstable_by(k - 1, cmp);
-                        d2.truncate(k);
-                    }
-                    d2.sort_unstable_by(cmp);
-                    (d2.iter().map(|p| p.1).collect(), d2.iter().map(|p| p.0.sqrt()).collect())
-                },
-            )
-            .collect()
+                        // ties broken by index so the result does not depend on thread timing
+                        let cmp = |a: &(f64, usize), b: &(f64, usize)| {
+                            a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+                        };
+                        if d2.len() > k {
+                            d2.select_nth_unstable_by(k - 1, cmp);
+                            d2.truncate(k);
+                        }
+                        d2.sort_unstable_by(cmp);
+                        (
+                            d2.iter().map(|p| p.1).collect(),
+                            d2.iter().map(|p| p.0.sqrt()).collect(),
+                        )
+                    },
+                )
+                .collect()
         });
         for (offset, (idx, dist)) in rows.into_iter().enumerate() {
             for r in 0..k {
@@ -83,7 +89,12 @@ pub fn nearest_rows(
     Ok(Neighbours { index, distance })
 }
 
-fn check_inputs(query: ArrayView2<f64>, reference: ArrayView2<f64>, k: usize, exclude_self: bool) -> Result<()> {
+fn check_inputs(
+    query: ArrayView2<f64>,
+    reference: ArrayView2<f64>,
+    k: usize,
+    exclude_self: bool,
+) -> Result<()> {
     if query.ncols() != reference.ncols() {
         return Err(DpvaeError::Input(format!(
             "query and reference have different dimensions ({} vs {})",
@@ -98,7 +109,9 @@ fn check_inputs(query: ArrayView2<f64>, reference: ArrayView2<f64>, k: usize, ex
         )));
     }
     if exclude_self && query.nrows() != reference.nrows() {
-        return Err(DpvaeError::Input("leave-one-out needs the query to be the reference".into()));
+        return Err(DpvaeError::Input(
+            "leave-one-out needs the query to be the reference".into(),
+        ));
     }
     if query.iter().chain(reference.iter()).any(|v| !v.is_finite()) {
         return Err(DpvaeError::Input("latent values must be finite".into()));
@@ -130,7 +143,9 @@ mod tests {
     fn pseudo_random(n: usize, d: usize, seed: u64) -> Array2<f64> {
         let mut s = seed;
         Array2::from_shape_fn((n, d), |_| {
-            s = s.wrapping_mul(6364136223846793005).wrapping_add(1442695040888963407);
+            s = s
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
             (s >> 11) as f64 / (1u64 << 53) as f64
         })
     }
@@ -146,15 +161,30 @@ mod tests {
             let d0 = (&q.row(i) - &r.row(w[0])).mapv(|v| v * v).sum().sqrt();
             assert!((nb.distance[[i, 0]] - d0).abs() < 1e-12);
         }
-        assert!(nb.distance.rows().into_iter().all(|row| row.windows(2).into_iter().all(|w| w[0] <= w[1])));
+        assert!(nb
+            .distance
+            .rows()
+            .into_iter()
+            .all(|row| row.windows(2).into_iter().all(|w| w[0] <= w[1])));
     }
 
     #[test]
     fn leave_one_out_skips_the_row_itself() {
         let r = pseudo_random(50, 3, 3);
         let nb = nearest_rows(r.view(), r.view(), 5, true, 2, || true).unwrap();
-        assert_eq!(nb.index.rows().into_iter().map(|x| x.to_vec()).collect::<Vec<_>>(), brute(&r, &r, 5, true));
-        assert!(nb.index.outer_iter().enumerate().all(|(i, row)| !row.iter().any(|&j| j == i)));
+        assert_eq!(
+            nb.index
+                .rows()
+                .into_iter()
+                .map(|x| x.to_vec())
+                .collect::<Vec<_>>(),
+            brute(&r, &r, 5, true)
+        );
+        assert!(nb
+            .index
+            .outer_iter()
+            .enumerate()
+            .all(|(i, row)| !row.iter().any(|&j| j == i)));
         assert!(nb.distance.iter().all(|&d| d > 0.0));
     }
 
@@ -162,12 +192,27 @@ mod tests {
     fn bad_inputs_and_interrupt() {
         let r = array![[0.0, 0.0], [1.0, 1.0]];
         let q = array![[0.5, 0.5]];
-        assert!(matches!(nearest_rows(q.view(), r.view(), 3, false, 1, || true), Err(DpvaeError::Input(_))));
-        assert!(matches!(nearest_rows(r.view(), r.view(), 2, true, 2, || true), Err(DpvaeError::Input(_))));
+        assert!(matches!(
+            nearest_rows(q.view(), r.view(), 3, false, 1, || true),
+            Err(DpvaeError::Input(_))
+        ));
+        assert!(matches!(
+            nearest_rows(r.view(), r.view(), 2, true, 2, || true),
+            Err(DpvaeError::Input(_))
+        ));
         let q3 = array![[0.5, 0.5, 0.0]];
-        assert!(matches!(nearest_rows(q3.view(), r.view(), 1, false, 1, || true), Err(DpvaeError::Input(_))));
+        assert!(matches!(
+            nearest_rows(q3.view(), r.view(), 1, false, 1, || true),
+            Err(DpvaeError::Input(_))
+        ));
         let qn = array![[f64::NAN, 0.5]];
-        assert!(matches!(nearest_rows(qn.view(), r.view(), 1, false, 1, || true), Err(DpvaeError::Input(_))));
-        assert!(matches!(nearest_rows(q.view(), r.view(), 1, false, 1, || false), Err(DpvaeError::Interrupted)));
+        assert!(matches!(
+            nearest_rows(qn.view(), r.view(), 1, false, 1, || true),
+            Err(DpvaeError::Input(_))
+        ));
+        assert!(matches!(
+            nearest_rows(q.view(), r.view(), 1, false, 1, || false),
+            Err(DpvaeError::Interrupted)
+        ));
     }
 }

@@ -1,0 +1,126 @@
+# The cell -> location map of reference mode: placement across a platform shift, the map itself, gene
+# projection, the out-of-reference score and bad input.
+
+fit_spots <- local({
+  cache <- NULL
+  function() {
+    if (is.null(cache)) {
+      spots <- synthetic_tissue("spots")
+      cache <<- dpvae_fit(spots$counts, spots$coords, epochs = 200, seed = 3, verbose = FALSE, num.threads = 1)
+    }
+    cache
+  }
+})
+
+test_that("single cells of another platform are placed near their true positions (out of sample)", {
+  spots <- synthetic_tissue("spots")
+  cells <- synthetic_tissue("cells", n = 300, seed = 5)
+  res <- dpvae_reconstruct(cells$counts, reference = spots, epochs = 200, seed = 3, verbose = FALSE, num.threads = 1)
+  pos <- as.matrix(res[, c("dpvae_x", "dpvae_y")])
+  err <- procrustes_distance(cells$coords, pos)
+  chance <- random_baseline(cells$coords)
+  expect_lt(err, 0.35 * chance)
+  # the map beats the encoder readout across the platform shift (what the map is for)
+  enc <- predict(attr(res, "dpvae_model"), cells$counts)
+  expect_lt(err, procrustes_distance(cells$coords, enc))
+  # median placement error below 1.5 units on a 10 x 10 tissue
+  expect_lt(stats::median(sqrt(rowSums((pos - cells$coords)^2))), 1.5)
+})
+
+test_that("the map is a sparse cells x reference-cells matrix whose rows sum to 1", {
+  fit <- fit_spots()
+  cells <- synthetic_tissue("cells", n = 120, seed = 6)
+  map <- predict(fit, cells$counts, type = "map")
+  expect_s4_class(map, "dgCMatrix")
+  expect_identical(dimnames(map), list(colnames(cells$counts), fit$train_cells))
+  expect_equal(unname(Matrix::rowSums(map)), rep(1, 120), tolerance = 1e-8)
+  expect_true(all(map@x >= 0))
+  # sparse: at most the support's partners per cell (linear memory), far fewer than all reference cells
+  expect_lt(Matrix::nnzero(map), 120 * 225 / 2)
+  # reconstruct stores the same map, and positions are its weighted means
+  res <- dpvae_reconstruct(cells$counts, model = fit, verbose = FALSE)
+  expect_equal(attr(res, "dpvae_map"), map)
+  expect_equal(as.matrix(res[, c("dpvae_x", "dpvae_y")]), as.matrix(map %*% fit$train_coords), ignore_attr = TRUE)
+})
+
+test_that("project_genes() predicts a gene left out of the mapping at the reference locations", {
+  spots <- synthetic_tissue("spots")
+  cells <- synthetic_tissue("cells", n = 300, seed = 7)
+  held <- c("Gene01", "Gene02", "Gene03", "Gene04", "Gene05")
+  keep <- setdiff(rownames(spots$counts), held)
+  res <- dpvae_reconstruct(cells$counts[keep, ], reference = list(counts = spots$counts[keep, ], coords = spots$coords),
+                           epochs = 200, seed = 3, verbose = FALSE, num.threads = 1)
+  pred <- project_genes(attr(res, "dpvae_map"), log1p(cells$counts[held, ]))
+  expect_identical(dim(pred), c(5L, 225L))
+  truth <- as.matrix(log1p(spots$counts[held, colnames(pred)]))
+  r <- vapply(held, function(g) stats::cor(pred[g, ], truth[g, ]), 1)
+  expect_gt(stats::median(r), 0.6)
+  # cell-type composition: indicator rows sum to 1 per location
+  grp <- rbind(left = as.numeric(cells$coords[, 1] < 5), right = as.numeric(cells$coords[, 1] >= 5))
+  colnames(grp) <- colnames(cells$counts)
+  comp <- project_genes(attr(res, "dpvae_map"), grp)
+  expect_equal(unname(colSums(comp)), rep(1, 225), tolerance = 1e-8)
+  # left-half cells land on the left half of the reference
+  expect_gt(mean(comp["left", spots$coords[, 1] < 4]), 0.8)
+  expect_error(project_genes(attr(res, "dpvae_map"), grp[, 1:10]), class = "dpvae_error_input")
+  expect_error(project_genes("map", grp), class = "dpvae_error_input")
+})
+
+test_that("cells unlike the reference score as outliers; held-out cells like it do not", {
+  fit <- fit_spots()
+  like <- synthetic_tissue("spots")$counts # the same grid, new counts: the reference tissue
+  colnames(like) <- paste0("new_", colnames(like))
+  other <- synthetic_tissue("other", n = 100, seed = 8)
+  score_like <- predict(fit, like, type = "outlier")
+  score_other <- predict(fit, other$counts, type = "outlier")
+  expect_named(score_other, colnames(other$counts))
+  expect_lt(stats::median(score_like), 2)
+  expect_gt(stats::median(score_other), stats::quantile(score_like, 0.95))
+  res <- dpvae_reconstruct(cbind(like, other$counts), model = fit, verbose = FALSE)
+  expect_true("dpvae_outlier_score" %in% names(res))
+  expect_gt(mean(res$dpvae_outlier_score[-(1:225)]), mean(res$dpvae_outlier_score[1:225]))
+})
+
+test_that("cells without expression on the model's genes get NA, with a warning", {
+  fit <- fit_spots()
+  cells <- synthetic_tissue("cells", n = 50, seed = 9)$counts
+  cells[, 1:2] <- 0
+  expect_warning(res <- dpvae_reconstruct(cells, model = fit, verbose = FALSE), class = "dpvae_warning_empty_cells")
+  expect_true(all(is.na(res[1:2, c("dpvae_x", "dpvae_y")])))
+  expect_true(all(is.finite(as.matrix(res[-(1:2), c("dpvae_x", "dpvae_y")]))))
+  expect_equal(unname(Matrix::rowSums(attr(res, "dpvae_map"))[1:2]), c(0, 0))
+})
+
+test_that("too few shared genes is a classed error that names both identifier types", {
+  spots <- synthetic_tissue("spots")
+  cells <- synthetic_tissue("cells", n = 50, seed = 10)$counts
+  ens <- cells
+  rownames(ens) <- sprintf("ENSMUSG%011d", seq_len(nrow(ens)))
+  err <- expect_error(dpvae_reconstruct(ens, reference = spots, epochs = 5, verbose = FALSE), class = "dpvae_error_input")
+  expect_match(conditionMessage(err), "share 0 genes")
+  expect_match(conditionMessage(err), "Ensembl gene IDs")
+  expect_match(conditionMessage(err), "title-case gene symbols")
+  human <- cells
+  rownames(human) <- toupper(rownames(human))
+  err <- expect_error(predict(fit_spots(), human, type = "map"), class = "dpvae_error_input")
+  expect_match(conditionMessage(err), "upper-case gene symbols")
+  # a small overlap warns and says how many
+  few <- cells[c(1:12, 13:60), ]
+  rownames(few)[13:60] <- paste0("other", 13:60)
+  expect_warning(dpvae_reconstruct(few, reference = spots, epochs = 5, verbose = FALSE, num.threads = 1),
+                 class = "dpvae_warning_genes")
+  # the user's object is left as it was when the call fails
+  before <- ens
+  try(dpvae_reconstruct(ens, reference = spots, epochs = 5, verbose = FALSE), silent = TRUE)
+  expect_identical(ens, before)
+})
+
+test_that("the map and the score are the same for the same seed, and survive saveRDS()", {
+  fit <- fit_spots()
+  cells <- synthetic_tissue("cells", n = 80, seed = 11)$counts
+  a <- dpvae_reconstruct(cells, model = fit, verbose = FALSE)
+  f <- tempfile(fileext = ".rds")
+  saveRDS(fit, f)
+  b <- dpvae_reconstruct(cells, model = readRDS(f), verbose = FALSE)
+  expect_identical(a, b)
+})

@@ -100,7 +100,7 @@ sinkhorn_map <- function(support, nq, nr, eps, max_iter = 1000L, tol = 1e-4) {
 
 # Everything placing a query data set by the map gives: the map (cells x training cells, rows sum to 1),
 # positions, and the out-of-reference score. Cells without a profile (no counts on the genes) get NA.
-map_cells <- function(model, x, latent, call = rlang_caller()) {
+map_cells <- function(model, x, latent, warn_empty = TRUE, call = rlang_caller()) {
   if (is.null(model$atlas)) {
     dpvae_abort(c("This model has no reference profiles for the cell -> location map.",
                   i = "It was fitted with dpvae < 0.2; refit it with {.fn dpvae_fit}."), kind = "model", call = call)
@@ -110,7 +110,7 @@ map_cells <- function(model, x, latent, call = rlang_caller()) {
   if (!any(ok)) {
     dpvae_abort("None of the {nrow(prof)} cells has expression on the model's genes.", call = call)
   }
-  if (!all(ok)) {
+  if (!all(ok) && warn_empty) {
     cli::cli_warn(c("{sum(!ok)} cell{?s} without expression on the model's genes {?gets/get} no position (NA).",
                     i = "First: {.val {utils::head(rownames(prof)[!ok], 3)}}."), class = "dpvae_warning_empty_cells")
   }

@@ -169,7 +169,7 @@ reconstruct_cells <- function(x, coords, reference, model, device, verbose, ...,
     outlier <- outlier_score(model, pred$latent, call = call)
   } else {
     if (isTRUE(verbose)) cli::cli_inform("Mapping {ncol(x)} cells onto the {length(model$train_cells)} reference cells.")
-    mapped <- map_cells(model, x, pred$latent, call = call)
+    mapped <- map_cells(model, x, pred$latent, warn_empty = placement == "map", call = call)
     if (placement == "map") pred$coords <- mapped$coords
     map <- mapped$map
     outlier <- mapped$outlier_score

@@ -77,8 +77,8 @@ test_that("the default method trains on the measured cells; reconstruct writes s
 
   full <- dpvae_reconstruct(syn$counts, coords = syn_co, model = NULL, seed = 2, complete = TRUE,
                             n_genes = 40, epochs = 100, warmup = 20, patience = 0, verbose = FALSE, num.threads = 1)
-  expect_identical(unname(as.matrix(full[full$measured, 4:5])), unname(syn$coords[-syn_hidden, ]))
-  expect_equal(as.matrix(full[!full$measured, 4:5]), imputed, tolerance = 1e-12)
+  expect_identical(unname(as.matrix(full[full$measured, c("dpvae_imputed_x", "dpvae_imputed_y")])), unname(syn$coords[-syn_hidden, ]))
+  expect_equal(as.matrix(full[!full$measured, c("dpvae_imputed_x", "dpvae_imputed_y")]), imputed, tolerance = 1e-12)
   enc <- dpvae_reconstruct(syn$counts, coords = syn_co, seed = 2, impute = "encoder",
                            n_genes = 40, epochs = 100, warmup = 20, patience = 0, verbose = FALSE, num.threads = 1)
   expect_identical(enc$dpvae_imputed_x[!enc$measured], enc$dpvae_x[!enc$measured])

@@ -78,8 +78,15 @@ test_that("dpvae_fit() and predict() accept SCE / SpatialExperiment; model and r
   expect_s3_class(fit, "dpvae_model")
   expect_identical(predict(fit, spe), predict(fit, mob$counts))
   expect_identical(predict(fit, make_sce(), type = "latent"), predict(fit, mob$counts, type = "latent"))
-  out <- dpvae_reconstruct(make_sce(FALSE), model = fit)
+  out <- dpvae_reconstruct(make_sce(FALSE), model = fit, placement = "encoder")
   expect_equal(unname(SingleCellExperiment::reducedDim(out, "dpvae")), unname(predict(fit, mob$counts)))
+  # by default cells are placed through the map, which is stored with the object
+  expect_warning(out <- dpvae_reconstruct(make_sce(FALSE), model = fit), class = "dpvae_warning_empty_cells")
+  map <- S4Vectors::metadata(out)$dpvae_map
+  expect_identical(dim(map), c(ncol(mob$counts), length(fit$train_cells)))
+  ok <- Matrix::rowSums(map) > 0
+  expect_equal(unname(SingleCellExperiment::reducedDim(out, "dpvae"))[ok, ], unname(as.matrix(map %*% fit$train_coords))[ok, ])
+  expect_true(all(out$dpvae_outlier_score > 0))
   # an SCE query placed in an SCE reference; a SpatialExperiment reference for a matrix query
   q <- make_sce(FALSE)[, 201:262]
   res <- do.call(dpvae_reconstruct, c(list(q, reference = spe[, 1:200], seed = 1), args20))

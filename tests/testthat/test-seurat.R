@@ -39,8 +39,19 @@ test_that("coordinates are found in meta.data without being named, and the v4/v5
 
 test_that("a model fitted elsewhere is applied to a Seurat object", {
   obj <- make_seurat()
-  out <- dpvae_reconstruct(obj, model = quick_fit())
+  out <- dpvae_reconstruct(obj, model = quick_fit(), placement = "encoder")
   expect_equal(SeuratObject::Embeddings(out, "dpvae"), quick_fit()$fitted_coords, ignore_attr = TRUE, tolerance = 1e-10)
+  # by default through the map, stored in Misc(); the outlier score goes to meta.data. One spot of this
+  # data set has no counts on the model's genes: it gets NA and a warning.
+  expect_warning(out <- dpvae_reconstruct(obj, model = quick_fit()), class = "dpvae_warning_empty_cells")
+  map <- SeuratObject::Misc(out, "dpvae_map")
+  expect_s4_class(map, "dgCMatrix")
+  empty <- Matrix::colSums(mob$counts[quick_fit()$preprocess$genes, ]) == 0
+  expect_equal(unname(Matrix::rowSums(map)), as.numeric(!empty), tolerance = 1e-8)
+  expect_true(all(is.na(SeuratObject::Embeddings(out, "dpvae")[empty, ])))
+  expect_equal(SeuratObject::Embeddings(out, "dpvae")[!empty, ], as.matrix(map %*% quick_fit()$train_coords)[!empty, ],
+               ignore_attr = TRUE)
+  expect_true(is.numeric(out$dpvae_outlier_score))
 })
 
 test_that("Seurat input errors are classed and helpful", {

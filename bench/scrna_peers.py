@@ -4,7 +4,7 @@
 Usage:
   bench/.venv/bin/python bench/scrna_peers.py --case-dir DIR --method tangram|novosparc [--fold K]
 
-Input contract (written by bench/scrna_inputs.R): see bench/scrna_peers.md.
+Input contract (written by bench/scrna_inputs.R): see bench/scrna_peers.md (same folder).
 kind "genes": for each fold k, map the query cells onto the reference
 locations with the training genes (fold != k) only, predict the held-out genes
 (fold == k) at every location -> DIR/pred_<method>_fold<k>.tsv.gz

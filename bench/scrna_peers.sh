@@ -2,7 +2,8 @@
 # Run the Python peers on every scRNA case dir under ROOT (default /work/main/bench/work/scrna).
 # Tangram on every case; novoSpaRc on kind "genes" only (NOVOSPARC_CELLS=1 adds kind "cells").
 # Cases of kind "genes" run first, then "cells"; existing outputs are skipped.
-# Logs to bench/out/scrna/peers.log. One thread, sequential.
+# Logs to bench/out/scrna/peers.log. One thread, sequential; a run is killed after
+# PEERS_TIMEOUT seconds (default 900) and logged as FAILED.
 # Usage: bench/scrna_peers.sh [ROOT] [CASE...]
 set -uo pipefail
 REPO="$(cd "$(dirname "$0")/.." && pwd)"
@@ -27,7 +28,7 @@ run1() {  # dir method [fold]
   if [ -n "$f" ]; then out="$d/pred_${m}_fold${f}.tsv.gz"; else out="$d/pred_${m}_coords.tsv.gz"; fi
   if [ -f "$out" ]; then echo "$(date -u +%FT%TZ) skip $(basename "$d") $m ${f:-coords} (exists)" >>"$LOG"; return 0; fi
   echo "$(date -u +%FT%TZ) start $(basename "$d") $m ${f:-coords}" >>"$LOG"
-  if "$PY" "$REPO/bench/scrna_peers.py" --case-dir "$d" --method "$m" ${f:+--fold "$f"} >>"$LOG" 2>&1; then
+  if timeout "${PEERS_TIMEOUT:-900}" "$PY" "$REPO/bench/scrna_peers.py" --case-dir "$d" --method "$m" ${f:+--fold "$f"} >>"$LOG" 2>&1; then
     echo "$(date -u +%FT%TZ) done $(basename "$d") $m ${f:-coords}" >>"$LOG"
   else
     echo "$(date -u +%FT%TZ) FAILED $(basename "$d") $m ${f:-coords}" >>"$LOG"; fail=1

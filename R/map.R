@@ -18,6 +18,29 @@ MAP_AXES <- 50L
 # Neighbours in the latent for the outlier score.
 OUTLIER_NEIGHBOURS <- 10L
 
+# How far a query's gene distribution is from the model's training cells: after the model's standardisation,
+# the median |mean| plus the median |log sd| over genes. A random subset of the training data set scores
+# ~1.2-1.9 / sqrt(n) (sampling noise); single cells against spots, or another platform, 0.36-4.8
+# (bench/RESULTS-scrna.md). `placement = "auto"` maps when the shift is beyond noise.
+platform_shift <- function(model, x, call = rlang_caller()) {
+  xs <- apply_preprocess(x, model$preprocess, call = call)
+  ms <- column_mean_sd(xs)
+  shift <- stats::median(abs(ms$mean)) + stats::median(abs(log(pmax(ms$sd, 1e-3))))
+  list(shift = shift, threshold = SHIFT_BASE + SHIFT_NOISE / sqrt(nrow(xs)))
+}
+SHIFT_BASE <- 0.1
+SHIFT_NOISE <- 3
+
+# "auto": a reference's query is another data set, always mapped; a model's query is mapped when its genes
+# are distributed unlike the training cells' (held-out cells of the training data set are placed better by
+# the encoder, other data sets by the map: bench/RESULTS-scrna.md).
+choose_placement <- function(placement, from_reference, model, x, call = rlang_caller()) {
+  if (placement != "auto") return(placement)
+  if (from_reference) return("map")
+  s <- platform_shift(model, x, call = call)
+  if (s$shift > s$threshold) "map" else "encoder"
+}
+
 latent_neighbours <- function(query, reference, k, exclude_self = FALSE, num.threads = 1L, call = rlang_caller()) {
   storage.mode(query) <- "double"
   storage.mode(reference) <- "double"

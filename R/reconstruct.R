@@ -46,10 +46,16 @@
 #'   (constrained placement among the measured cells) or `"encoder"`.
 #' @param complete Fill the imputed columns of measured cells with their
 #'   measured coordinates (instead of `NA`).
-#' @param placement With `reference` or `model`: `"map"` (default) places
-#'   each cell at the weighted mean position of the reference cells it maps
-#'   to (see *Cell -> location map*); `"encoder"` uses the encoder's
-#'   reconstruction, as for the reference's own cells.
+#' @param placement With `reference` or `model`: `"map"` places each cell at
+#'   the weighted mean position of the reference cells it maps to (see *Cell
+#'   -> location map*); `"encoder"` uses the encoder's reconstruction, as for
+#'   the reference's own cells; `"auto"` (default) maps the cells of a
+#'   `reference` always, and with `model` when the data's genes are
+#'   distributed unlike the model's training cells (beyond sampling noise):
+#'   held-out cells of the training data set are placed better by the
+#'   encoder, other data sets (another platform, another section) by the map
+#'   (`bench/RESULTS-scrna.md`). The choice is in `attr(result,
+#'   "dpvae_placement")` (and said with `verbose = TRUE`).
 #' @section Cell -> location map: With `reference` or `model`, the cells are
 #'   mapped onto the model's training cells by entropic optimal transport
 #'   between the two data sets' expression profiles (the model's genes, each
@@ -93,7 +99,7 @@ dpvae_reconstruct <- function(object, ...) UseMethod("dpvae_reconstruct")
 #' @export
 dpvae_reconstruct.default <- function(object, coords = NULL, reference = NULL, model = NULL, ...,
                                       n_samples = 0, impute = c("mds", "encoder"), complete = FALSE,
-                                      placement = c("map", "encoder"), device = "auto", verbose = interactive()) {
+                                      placement = c("auto", "map", "encoder"), device = "auto", verbose = interactive()) {
   x <- as_expression(object)
   if (!is.null(coords)) coords <- as_coords(coords, colnames(x))
   res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, ...,
@@ -107,6 +113,7 @@ dpvae_reconstruct.default <- function(object, coords = NULL, reference = NULL, m
   if (!is.null(res$imputed)) out <- cbind(out, as.data.frame(res$imputed))
   attr(out, "latent") <- res$latent
   attr(out, "dpvae_map") <- res$map
+  attr(out, "dpvae_placement") <- res$placement
   attr(out, "dpvae_model") <- res$model
   out
 }
@@ -115,7 +122,7 @@ dpvae_reconstruct.default <- function(object, coords = NULL, reference = NULL, m
 #' @export
 dpvae_reconstruct.Seurat <- function(object, coords = NULL, reference = NULL, model = NULL, ...,
                                      assay = NULL, layer = "counts", n_samples = 0, impute = c("mds", "encoder"),
-                                     complete = FALSE, placement = c("map", "encoder"), device = "auto",
+                                     complete = FALSE, placement = c("auto", "map", "encoder"), device = "auto",
                                      verbose = interactive()) {
   need_seurat_object()
   assay <- assay %||% SeuratObject::DefaultAssay(object) # also what LogSeuratCommand records
@@ -134,7 +141,7 @@ dpvae_reconstruct.Seurat <- function(object, coords = NULL, reference = NULL, mo
 # The shared engine of every method: returns coords, latent, model and which cells were measured.
 # `imputed` (self mode with unmeasured cells only): cells x d matrix `dpvae_imputed_*`.
 reconstruct_cells <- function(x, coords, reference, model, device, verbose, ..., n_samples = 0, impute = "mds",
-                              complete = FALSE, placement = "map", call = rlang_caller()) {
+                              complete = FALSE, placement = "auto", call = rlang_caller()) {
   if (!(is.logical(complete) && length(complete) == 1L && !is.na(complete))) {
     dpvae_abort("{.arg complete} must be TRUE or FALSE.", call = call)
   }
@@ -168,7 +175,10 @@ reconstruct_cells <- function(x, coords, reference, model, device, verbose, ...,
   if (self_mode) {
     outlier <- outlier_score(model, pred$latent, call = call)
   } else {
-    if (isTRUE(verbose)) cli::cli_inform("Mapping {ncol(x)} cells onto the {length(model$train_cells)} reference cells.")
+    placement <- choose_placement(placement, from_reference = !is.null(reference), model, x, call = call)
+    if (isTRUE(verbose)) {
+      cli::cli_inform("Mapping {ncol(x)} cells onto the {length(model$train_cells)} reference cells; positions from the {placement}.")
+    }
     mapped <- map_cells(model, x, pred$latent, warn_empty = placement == "map", call = call)
     if (placement == "map") pred$coords <- mapped$coords
     map <- mapped$map
@@ -187,7 +197,8 @@ reconstruct_cells <- function(x, coords, reference, model, device, verbose, ...,
     dimnames(imputed) <- list(colnames(x), paste0("dpvae_imputed_", c("x", "y", "z")[seq_len(ncol(coords))]))
   }
   list(coords = pred$coords, latent = pred$latent, model = model, measured = measured, imputed = imputed,
-       uncertainty = pred$uncertainty, outlier_score = outlier, map = map)
+       uncertainty = pred$uncertainty, outlier_score = outlier, map = map,
+       placement = if (self_mode) "encoder" else placement)
 }
 
 as_reference <- function(reference, call = rlang_caller()) {

@@ -62,15 +62,21 @@ gene_scores <- function(pred, truth) {
 }
 
 read_peer_genes <- function(dir, method, fold, cells) {
-  f <- file.path(dir, sprintf("pred_%s_fold%d.tsv.gz", method, fold))
+  f <- file.path(peer_dir(dir), sprintf("pred_%s_fold%d.tsv.gz", method, fold))
   if (!file.exists(f)) return(NULL)
   p <- utils::read.delim(f, check.names = FALSE)
   m <- t(as.matrix(p[match(cells, p$cell), -1, drop = FALSE])); colnames(m) <- cells
   m
 }
 
+# the peers' outputs: committed copies in bench/out/scrna/peers/<case>, else the case folder
+peer_dir <- function(dir) {
+  kept <- file.path("bench/out/scrna/peers", basename(dir))
+  if (dir.exists(kept)) kept else dir
+}
+
 peer_seconds <- function(dir, method) {
-  f <- file.path(dir, "timings.tsv")
+  f <- file.path(peer_dir(dir), "timings.tsv")
   if (!file.exists(f)) return(NA_real_)
   t <- utils::read.delim(f)
   sum(t$seconds[t$method == method])
@@ -145,10 +151,11 @@ for (case in cases) {
       sc("dpvae (map)", pos, sec)
       sc("dpvae (encoder coords)", enc, NA)
       sc("kNN placement", kp, sec_knn)
-      f <- file.path(cs$dir, "pred_tangram_coords.tsv.gz")
-      if (file.exists(f)) {
+      for (peer in c("tangram", "novosparc")) {
+        f <- file.path(peer_dir(cs$dir), sprintf("pred_%s_coords.tsv.gz", peer))
+        if (!file.exists(f)) next
         p <- utils::read.delim(f, check.names = FALSE)
-        sc("tangram", as.matrix(p[match(rownames(cs$qxy), p$cell), cs$cc]), peer_seconds(cs$dir, "tangram"))
+        sc(peer, as.matrix(p[match(rownames(cs$qxy), p$cell), cs$cc]), peer_seconds(cs$dir, peer))
       }
     }
   }

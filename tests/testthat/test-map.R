@@ -38,7 +38,7 @@ test_that("the map is a sparse cells x reference-cells matrix whose rows sum to 
   # sparse: at most the support's partners per cell (linear memory), far fewer than all reference cells
   expect_lt(Matrix::nnzero(map), 120 * 225 / 2)
   # reconstruct stores the same map, and positions are its weighted means
-  res <- dpvae_reconstruct(cells$counts, model = fit, verbose = FALSE)
+  res <- dpvae_reconstruct(cells$counts, model = fit, placement = "map", verbose = FALSE)
   expect_equal(attr(res, "dpvae_map"), map)
   expect_equal(as.matrix(res[, c("dpvae_x", "dpvae_y")]), as.matrix(map %*% fit$train_coords), ignore_attr = TRUE)
 })
@@ -66,6 +66,23 @@ test_that("project_genes() predicts a gene left out of the mapping at the refere
   expect_error(project_genes("map", grp), class = "dpvae_error_input")
 })
 
+test_that("placement = 'auto' maps another platform and keeps the encoder for cells like the training data", {
+  fit <- fit_spots()
+  cells <- synthetic_tissue("cells", n = 150, seed = 12)$counts
+  res <- dpvae_reconstruct(cells, model = fit, verbose = FALSE)
+  expect_identical(attr(res, "dpvae_placement"), "map")
+  like <- synthetic_tissue("spots")$counts[, seq(1, 225, by = 3)] # new counts of reference-like spots
+  colnames(like) <- paste0("like_", colnames(like))
+  res <- dpvae_reconstruct(like, model = fit, verbose = FALSE)
+  expect_identical(attr(res, "dpvae_placement"), "encoder")
+  expect_equal(as.matrix(res[, 1:2]), predict(fit, like), ignore_attr = TRUE, tolerance = 1e-10)
+  # a reference's query is always mapped; self mode always reads the encoder
+  spots <- synthetic_tissue("spots")
+  res <- dpvae_reconstruct(like, reference = spots, epochs = 20, seed = 1, verbose = FALSE, num.threads = 1)
+  expect_identical(attr(res, "dpvae_placement"), "map")
+  expect_error(dpvae_reconstruct(like, model = fit, placement = "nearest"))
+})
+
 test_that("cells unlike the reference score as outliers; held-out cells like it do not", {
   fit <- fit_spots()
   like <- synthetic_tissue("spots")$counts # the same grid, new counts: the reference tissue
@@ -85,7 +102,8 @@ test_that("cells without expression on the model's genes get NA, with a warning"
   fit <- fit_spots()
   cells <- synthetic_tissue("cells", n = 50, seed = 9)$counts
   cells[, 1:2] <- 0
-  expect_warning(res <- dpvae_reconstruct(cells, model = fit, verbose = FALSE), class = "dpvae_warning_empty_cells")
+  expect_warning(res <- dpvae_reconstruct(cells, model = fit, placement = "map", verbose = FALSE),
+                 class = "dpvae_warning_empty_cells")
   expect_true(all(is.na(res[1:2, c("dpvae_x", "dpvae_y")])))
   expect_true(all(is.finite(as.matrix(res[-(1:2), c("dpvae_x", "dpvae_y")]))))
   expect_equal(unname(Matrix::rowSums(attr(res, "dpvae_map"))[1:2]), c(0, 0))

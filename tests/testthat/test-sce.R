@@ -81,7 +81,7 @@ test_that("dpvae_fit() and predict() accept SCE / SpatialExperiment; model and r
   out <- dpvae_reconstruct(make_sce(FALSE), model = fit, placement = "encoder")
   expect_equal(unname(SingleCellExperiment::reducedDim(out, "dpvae")), unname(predict(fit, mob$counts)))
   # by default cells are placed through the map, which is stored with the object
-  expect_warning(out <- dpvae_reconstruct(make_sce(FALSE), model = fit), class = "dpvae_warning_empty_cells")
+  expect_warning(out <- dpvae_reconstruct(make_sce(FALSE), model = fit, placement = "map"), class = "dpvae_warning_empty_cells")
   map <- S4Vectors::metadata(out)$dpvae_map
   expect_identical(dim(map), c(ncol(mob$counts), length(fit$train_cells)))
   ok <- Matrix::rowSums(map) > 0

@@ -43,7 +43,7 @@ test_that("a model fitted elsewhere is applied to a Seurat object", {
   expect_equal(SeuratObject::Embeddings(out, "dpvae"), quick_fit()$fitted_coords, ignore_attr = TRUE, tolerance = 1e-10)
   # by default through the map, stored in Misc(); the outlier score goes to meta.data. One spot of this
   # data set has no counts on the model's genes: it gets NA and a warning.
-  expect_warning(out <- dpvae_reconstruct(obj, model = quick_fit()), class = "dpvae_warning_empty_cells")
+  expect_warning(out <- dpvae_reconstruct(obj, model = quick_fit(), placement = "map"), class = "dpvae_warning_empty_cells")
   map <- SeuratObject::Misc(out, "dpvae_map")
   expect_s4_class(map, "dgCMatrix")
   empty <- Matrix::colSums(mob$counts[quick_fit()$preprocess$genes, ]) == 0

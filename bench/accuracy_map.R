@@ -1,0 +1,43 @@
+#!/usr/bin/env Rscript
+# Within a platform: held-out cells placed by the encoder (predict(), today's default readout) vs the cell ->
+# location map (dpvae_reconstruct(model =) default), same fits, same 70/30 splits as bench/accuracy.R.
+# Per-cell errors and map spreads are kept for the uncertainty calibration (bench/work/accuracy_map_cells.rds).
+# usage: Rscript bench/accuracy_map.R OUT.csv SETS SEEDS
+suppressPackageStartupMessages({ library(dpvae); library(Matrix) })
+args <- commandArgs(TRUE)
+out <- args[1]
+sets <- strsplit(args[2], ",")[[1]]
+seeds <- as.integer(strsplit(args[3], ",")[[1]])
+root <- Sys.getenv("DPVAE_DATA", "/work/shared/data")
+source("bench/bench_data.R")
+cells_rds <- "bench/work/accuracy_map_cells.rds"
+per_cell <- if (file.exists(cells_rds)) readRDS(cells_rds) else list()
+for (set in sets) {
+  s <- load_set(set)
+  for (seed in seeds) {
+    set.seed(seed)
+    test <- sort(sample.int(nrow(s$xy), round(0.3 * nrow(s$xy))))
+    train <- setdiff(seq_len(nrow(s$xy)), test)
+    truth <- s$xy[test, , drop = FALSE]
+    fit <- dpvae_fit(s$X[, train, drop = FALSE], s$xy[train, , drop = FALSE], seed = seed, num.threads = 1, verbose = FALSE)
+    enc <- predict(fit, s$X[, test, drop = FALSE])
+    t0 <- proc.time()[["elapsed"]]
+    res <- suppressWarnings(dpvae_reconstruct(s$X[, test, drop = FALSE], model = fit, verbose = FALSE))
+    map_seconds <- proc.time()[["elapsed"]] - t0
+    pos <- as.matrix(res[, seq_len(ncol(truth))])
+    ok <- stats::complete.cases(pos)
+    map <- attr(res, "dpvae_map")
+    spread <- sqrt(vapply(seq_len(ncol(truth)), function(j) as.vector(map %*% fit$train_coords[, j]^2) - pos[, j]^2,
+                          numeric(nrow(pos))) |> rowSums() |> pmax(0))
+    per_cell[[paste(set, seed)]] <- data.frame(set = set, seed = seed, err_encoder = sqrt(rowSums((enc - truth)^2)),
+                                               err_map = sqrt(rowSums((pos - truth)^2)), spread = spread,
+                                               outlier = res$dpvae_outlier_score)
+    row <- data.frame(set = set, seed = seed, n_train = length(train), n_test = length(test),
+                      encoder = procrustes_distance(truth, enc), map = procrustes_distance(truth[ok, ], pos[ok, ]),
+                      fit_seconds = fit$seconds, map_seconds = map_seconds)
+    print(row, digits = 3, row.names = FALSE)
+    exists <- file.exists(out)
+    utils::write.table(row, out, sep = ",", row.names = FALSE, col.names = !exists, append = exists)
+    saveRDS(per_cell, cells_rds)
+  }
+}

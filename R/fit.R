@@ -262,6 +262,7 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
                   class = "dpvae_warning_interrupted")
   }
   pred <- res$prediction
+  atlas <- map_atlas(data$x)
   dimnames(pred$coords) <- list(rownames(coords), colnames(coords))
   dimnames(pred$latent) <- list(rownames(coords), paste0("latent_", seq_len(ncol(pred$latent))))
   model <- structure(list(
@@ -282,8 +283,8 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
     train_coords = coords,
     fitted_coords = pred$coords,
     fitted_latent = pred$latent,
-    atlas = map_atlas(data$x),
-    outlier_unit = outlier_unit(pred$latent, call = call),
+    atlas = atlas,
+    outlier_unit = outlier_unit(atlas$profiles, call = call),
     device = device,
     seconds = elapsed,
     call = call,

@@ -132,10 +132,11 @@ impute_cells <- function(latent, coords, model, opts, verbose = FALSE, call = rl
   bar <- NULL
   progress <- function(done, total) {
     tryCatch({
-      if (is.null(bar)) bar <<- cli::cli_progress_bar("Placing cells", total = total, clear = TRUE, .envir = env)
+      if (is.null(bar)) bar <<- cli::cli_progress_bar("Placing cells", total = total, clear = TRUE, auto_terminate = FALSE,
+                                                          .envir = env)
       cli::cli_progress_update(id = bar, set = done, .envir = env)
       TRUE
-    }, error = function(e) FALSE)
+    }, error = function(e) TRUE) # a display problem must not stop the work (FALSE means Ctrl-C)
   }
   res <- rust_result(impute_impl(latent[!known, , drop = FALSE], latent[known, , drop = FALSE],
                                  unname(coords[known, , drop = FALSE]), as.double(model$scale), model$frame_json,

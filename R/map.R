@@ -3,7 +3,7 @@
 # location's nearest partners), so memory grows linearly with cells. Each data set is standardised with its
 # own gene means and sds: platform-wide gene biases (capture, depth, spot mixing) cancel, which the encoder,
 # trained on one platform, cannot undo (bench/RESULTS-scrna.md). Query positions are map-weighted means of the
-# reference positions. The out-of-reference score comes from the model's latent.
+# reference positions. The out-of-reference score comes from the same profiles.
 
 # Partners per cell and per location in the transport support.
 MAP_NEIGHBOURS <- 50L
@@ -15,7 +15,7 @@ MAP_EPSILON <- 0.1
 MAP_TAU <- 1
 # Principal axes kept for the profiles of models with more genes (dot products = correlations, approximately).
 MAP_AXES <- 50L
-# Neighbours in the latent for the outlier score.
+# Neighbours for the outlier score.
 OUTLIER_NEIGHBOURS <- 10L
 
 # How far a query's gene distribution is from the model's training cells: after the model's standardisation,
@@ -123,7 +123,7 @@ sinkhorn_map <- function(support, nq, nr, eps, max_iter = 1000L, tol = 1e-4) {
 
 # Everything placing a query data set by the map gives: the map (cells x training cells, rows sum to 1),
 # positions, and the out-of-reference score. Cells without a profile (no counts on the genes) get NA.
-map_cells <- function(model, x, latent, warn_empty = TRUE, call = rlang_caller()) {
+map_cells <- function(model, x, warn_empty = TRUE, call = rlang_caller()) {
   if (is.null(model$atlas)) {
     dpvae_abort(c("This model has no reference profiles for the cell -> location map.",
                   i = "It was fitted with dpvae < 0.2; refit it with {.fn dpvae_fit}."), kind = "model", call = call)
@@ -148,22 +148,35 @@ map_cells <- function(model, x, latent, warn_empty = TRUE, call = rlang_caller()
   coords <- matrix(NA_real_, nrow(prof), ncol(model$train_coords),
                    dimnames = list(rownames(prof), colnames(model$train_coords)))
   coords[ok, ] <- as.matrix(plan %*% model$train_coords)
-  list(map = map, coords = coords, outlier_score = outlier_score(model, latent, call = call))
+  list(map = map, coords = coords, outlier_score = outlier_score(model, prof, call = call))
 }
 
-# Mean latent distance to the OUTLIER_NEIGHBOURS nearest training cells, in units of the same quantity for a
-# training cell (leave-one-out): ~1 for cells like the reference, larger for cells unlike any of it.
-outlier_score <- function(model, latent, call = rlang_caller()) {
-  ref <- model$fitted_latent
+# Mean profile distance (1 - correlation, each data set standardised on its own) to the OUTLIER_NEIGHBOURS
+# nearest training cells, in units of the same quantity for a training cell (leave-one-out): ~1 for cells
+# like the reference, larger for cells unlike any of it. In expression rather than in the latent, so that a
+# platform difference (single cells vs spots) does not make every cell an outlier. A training cell is not
+# its own neighbour. Cells without a profile get NA.
+outlier_score <- function(model, prof, call = rlang_caller()) {
+  ref <- model$atlas$profiles
   k <- min(OUTLIER_NEIGHBOURS, nrow(ref) - 1L)
-  typical <- model$outlier_unit %||% outlier_unit(ref, k, call = call)
-  nb <- latent_neighbours(latent, ref, k, call = call)
-  stats::setNames(rowMeans(nb$distance) / typical, rownames(latent))
+  score <- stats::setNames(rep(NA_real_, nrow(prof)), rownames(prof))
+  ok <- stats::complete.cases(prof)
+  if (!any(ok)) return(score)
+  nb <- latent_neighbours(prof[ok, , drop = FALSE], ref, k + 1L, call = call)
+  self <- match(rownames(prof)[ok], model$train_cells)
+  keep <- nb$index != self # NA for cells not in the training set: compare as "keep"
+  keep[is.na(keep)] <- TRUE
+  # the k nearest that are not the cell itself
+  d <- t(vapply(seq_len(nrow(nb$distance)), function(i) nb$distance[i, keep[i, ]][seq_len(k)], numeric(k)))
+  if (k == 1L) d <- t(d)
+  score[ok] <- rowMeans(d^2 / 2) / model$outlier_unit
+  score
 }
 
-outlier_unit <- function(latent, k = min(OUTLIER_NEIGHBOURS, nrow(latent) - 1L), call = rlang_caller()) {
-  nb <- latent_neighbours(latent, latent, k, exclude_self = TRUE, call = call)
-  max(stats::median(rowMeans(nb$distance)), .Machine$double.eps)
+outlier_unit <- function(profiles, call = rlang_caller()) {
+  k <- min(OUTLIER_NEIGHBOURS, nrow(profiles) - 1L)
+  nb <- latent_neighbours(profiles, profiles, k, exclude_self = TRUE, call = call)
+  max(stats::median(rowMeans(nb$distance^2 / 2)), .Machine$double.eps)
 }
 
 #' Project query genes onto reference locations through a cell -> location map

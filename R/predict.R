@@ -13,9 +13,8 @@
 #'   means), `"map"` (a sparse cells x training-cells matrix whose rows sum to
 #'   1: each cell's weights over the reference cells nearest to it in the
 #'   latent, see [project_genes()]) or `"outlier"` (the out-of-reference
-#'   score: mean latent distance to the nearest reference cells over that of
-#'   a typical reference cell; about 1 for cells like the reference, higher
-#'   for cells unlike any of it).
+#'   score of [dpvae_reconstruct()]: about 1 for cells like the reference,
+#'   higher for cells unlike any of it).
 #' @param n_samples Draw this many latent samples per cell from q(z|x) and
 #'   report the spread of the resulting positions (root mean squared distance
 #'   to the encoder-mean position, in the reference's units) as
@@ -43,7 +42,7 @@ predict.dpvae_model <- function(object, newdata, type = c("coords", "latent", "m
   x <- object_expression(newdata, ...)
   res <- encode_cells(object, x, n_samples = n_samples, seed = seed, device = device)
   if (type %in% c("map", "outlier")) {
-    mapped <- map_cells(object, x, res$latent)
+    mapped <- map_cells(object, x)
     return(if (type == "map") mapped$map else mapped$outlier_score)
   }
   out <- if (type == "coords") res$coords else res$latent

@@ -72,11 +72,14 @@
 #'   `metadata(object)$dpvae_map`; [project_genes()] turns it into predicted
 #'   expression or cell-type composition per reference location.
 #' @section Out-of-reference score: `dpvae_outlier_score` (every mode) is the
-#'   mean latent distance of a cell to its 10 nearest training cells, in units
-#'   of the same distance for a typical training cell: about 1 for cells like
-#'   the reference; cells of a tissue region or type the reference lacks score
-#'   higher (above 2-3 deserves a look). [plot_reconstruction()] can colour by
-#'   it.
+#'   mean expression distance (1 - correlation on the model's genes, each data
+#'   set standardised on its own) of a cell to its 10 nearest training cells,
+#'   in units of the same distance for a typical training cell (itself left
+#'   out): about 1 for cells like the reference; cells of a tissue region or
+#'   type the reference lacks score higher (above 2 deserves a look). Cells
+#'   without expression on the model's genes get `NA`.
+#'   [plot_reconstruction()] can colour by it (`color =
+#'   "dpvae_outlier_score"`).
 #' @return For a matrix: a data frame with one row per cell and columns
 #'   `dpvae_x`, `dpvae_y` (`dpvae_z`), `measured` (whether the cell had
 #'   coordinates) and `dpvae_outlier_score`, then `dpvae_imputed_*` when some
@@ -173,13 +176,13 @@ reconstruct_cells <- function(x, coords, reference, model, device, verbose, ...,
   pred <- encode_cells(model, x, n_samples = n_samples, device = device, call = call)
   map <- NULL
   if (self_mode) {
-    outlier <- outlier_score(model, pred$latent, call = call)
+    outlier <- outlier_score(model, query_profiles(model, x, call = call), call = call)
   } else {
     placement <- choose_placement(placement, from_reference = !is.null(reference), model, x, call = call)
     if (isTRUE(verbose)) {
       cli::cli_inform("Mapping {ncol(x)} cells onto the {length(model$train_cells)} reference cells; positions from the {placement}.")
     }
-    mapped <- map_cells(model, x, pred$latent, warn_empty = placement == "map", call = call)
+    mapped <- map_cells(model, x, warn_empty = placement == "map", call = call)
     if (placement == "map") pred$coords <- mapped$coords
     map <- mapped$map
     outlier <- mapped$outlier_score

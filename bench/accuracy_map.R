@@ -22,18 +22,25 @@ for (set in sets) {
     fit <- dpvae_fit(s$X[, train, drop = FALSE], s$xy[train, , drop = FALSE], seed = seed, num.threads = 1, verbose = FALSE)
     enc <- predict(fit, s$X[, test, drop = FALSE])
     t0 <- proc.time()[["elapsed"]]
-    res <- suppressWarnings(dpvae_reconstruct(s$X[, test, drop = FALSE], model = fit, verbose = FALSE))
+    res <- suppressWarnings(dpvae_reconstruct(s$X[, test, drop = FALSE], model = fit, placement = "map", verbose = FALSE))
     map_seconds <- proc.time()[["elapsed"]] - t0
     pos <- as.matrix(res[, seq_len(ncol(truth))])
     ok <- stats::complete.cases(pos)
     map <- attr(res, "dpvae_map")
     spread <- sqrt(vapply(seq_len(ncol(truth)), function(j) as.vector(map %*% fit$train_coords[, j]^2) - pos[, j]^2,
                           numeric(nrow(pos))) |> rowSums() |> pmax(0))
-    per_cell[[paste(set, seed)]] <- data.frame(set = set, seed = seed, err_encoder = sqrt(rowSums((enc - truth)^2)),
-                                               err_map = sqrt(rowSums((pos - truth)^2)), spread = spread,
-                                               outlier = res$dpvae_outlier_score)
+    # neighbours in the distance-preserving latent (encoder means of the training cells), Gaussian weights
+    lat <- predict(fit, s$X[, test, drop = FALSE], type = "latent")
+    nb <- dpvae:::latent_neighbours(lat, fit$fitted_latent, 10)
+    h <- stats::median(nb$distance[, 1])
+    w <- exp(-(nb$distance^2 - nb$distance[, 1]^2) / (2 * h^2)); w <- w / rowSums(w)
+    latmap <- sapply(seq_len(ncol(truth)), function(j) rowSums(w * matrix(fit$train_coords[nb$index, j], nrow(w))))
+    per_cell[[paste(set, seed)]] <- list(set = set, seed = seed, truth = truth, encoder = enc, map = pos,
+                                         latmap = latmap, spread = spread, outlier = res$dpvae_outlier_score)
     row <- data.frame(set = set, seed = seed, n_train = length(train), n_test = length(test),
                       encoder = procrustes_distance(truth, enc), map = procrustes_distance(truth[ok, ], pos[ok, ]),
+                      latmap = procrustes_distance(truth, latmap),
+                      blend = procrustes_distance(truth[ok, ], (enc[ok, ] + pos[ok, ]) / 2),
                       fit_seconds = fit$seconds, map_seconds = map_seconds)
     print(row, digits = 3, row.names = FALSE)
     exists <- file.exists(out)

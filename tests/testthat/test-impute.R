@@ -115,3 +115,12 @@ test_that("bad input raises classed errors", {
   expect_identical(unname(full[, ]), unname(syn$coords))
   expect_false(any(attr(full, "imputed")))
 })
+
+test_that("imputation with a progress bar (verbose = TRUE) runs to the end", {
+  # the bar used to terminate itself at 100 % and the next update read as Ctrl-C
+  co <- mob$coords
+  co[1:30, ] <- NA
+  res <- suppressMessages(dpvae_reconstruct(mob$counts, coords = co, seed = 2, n_genes = 200, epochs = 30, warmup = 5,
+                                            patience = 0, num.threads = 1, verbose = TRUE))
+  expect_true(all(is.finite(as.matrix(res[1:30, c("dpvae_imputed_x", "dpvae_imputed_y")]))))
+})

@@ -86,7 +86,8 @@ test_that("dpvae_fit() and predict() accept SCE / SpatialExperiment; model and r
   expect_identical(dim(map), c(ncol(mob$counts), length(fit$train_cells)))
   ok <- Matrix::rowSums(map) > 0
   expect_equal(unname(SingleCellExperiment::reducedDim(out, "dpvae"))[ok, ], unname(as.matrix(map %*% fit$train_coords))[ok, ])
-  expect_true(all(out$dpvae_outlier_score > 0))
+  expect_true(all(out$dpvae_outlier_score[ok] > 0))
+  expect_true(all(is.na(out$dpvae_outlier_score[!ok]))) # the spot without counts on the model genes
   # an SCE query placed in an SCE reference; a SpatialExperiment reference for a matrix query
   q <- make_sce(FALSE)[, 201:262]
   res <- do.call(dpvae_reconstruct, c(list(q, reference = spe[, 1:200], seed = 1), args20))

@@ -82,23 +82,34 @@ query_profiles <- function(model, x, call = rlang_caller()) {
 }
 
 # Sparse support: each query cell's and each location's MAP_NEIGHBOURS nearest partners; cost = 1 - r.
-transport_support <- function(q, r, call = rlang_caller()) {
-  kq <- min(MAP_NEIGHBOURS, nrow(r))
-  kr <- min(MAP_NEIGHBOURS, nrow(q))
+# `self`: for each query row, its own row of `r` (NA if none), which is left out (leave-one-out).
+transport_support <- function(q, r, self = NULL, call = rlang_caller()) {
+  kq <- min(MAP_NEIGHBOURS, nrow(r) - !is.null(self))
+  kr <- min(MAP_NEIGHBOURS, nrow(q) - !is.null(self))
   a <- latent_neighbours(q, r, kq, call = call)
   b <- latent_neighbours(r, q, kr, call = call)
   i <- c(rep(seq_len(nrow(q)), kq), as.vector(b$index))
   j <- c(as.vector(a$index), rep(seq_len(nrow(r)), kr))
   cost <- c(as.vector(a$distance), as.vector(b$distance))^2 / 2
   keep <- !duplicated(cbind(i, j))
+  if (!is.null(self)) keep <- keep & (is.na(self[i]) | self[i] != j)
   list(i = i[keep], j = j[keep], cost = cost[keep])
 }
 
 # Median cost of random cell-location pairs: the unit of the entropic regularisation.
 typical_cost <- function(q, r, n = 20000L) {
-  i <- ((seq_len(n) * 7919L) %% nrow(q)) + 1L
-  j <- ((seq_len(n) * 104729L) %% nrow(r)) + 1L
-  stats::median(rowSums((q[i, , drop = FALSE] - r[j, , drop = FALSE])^2) / 2)
+  pairs <- with_seed(1L, cbind(sample.int(nrow(q), n, TRUE), sample.int(nrow(r), n, TRUE)))
+  cost <- rowSums((q[pairs[, 1], , drop = FALSE] - r[pairs[, 2], , drop = FALSE])^2) / 2
+  max(stats::median(cost), 1e-6)
+}
+
+# Evaluates `expr` with R's generator seeded, then puts the user's generator state back.
+with_seed <- function(seed, expr) {
+  had <- exists(".Random.seed", envir = globalenv(), inherits = FALSE)
+  old <- if (had) get(".Random.seed", envir = globalenv(), inherits = FALSE)
+  on.exit(if (had) assign(".Random.seed", old, envir = globalenv()) else rm(".Random.seed", envir = globalenv()))
+  set.seed(seed)
+  expr
 }
 
 # Unbalanced Sinkhorn (rows exact, columns KL-penalised with weight MAP_TAU) on the sparse support.
@@ -124,6 +135,7 @@ sinkhorn_map <- function(support, nq, nr, eps, max_iter = 1000L, tol = 1e-4) {
 # Everything placing a query data set by the map gives: the map (cells x training cells, rows sum to 1),
 # positions, and the out-of-reference score. Cells without a profile (no counts on the genes) get NA.
 map_cells <- function(model, x, warn_empty = TRUE, call = rlang_caller()) {
+  self <- match(colnames(x), model$train_cells) # training cells are mapped leave-one-out
   if (is.null(model$atlas)) {
     dpvae_abort(c("This model has no reference profiles for the cell -> location map.",
                   i = "It was fitted with dpvae < 0.2; refit it with {.fn dpvae_fit}."), kind = "model", call = call)
@@ -138,7 +150,7 @@ map_cells <- function(model, x, warn_empty = TRUE, call = rlang_caller()) {
                     i = "First: {.val {utils::head(rownames(prof)[!ok], 3)}}."), class = "dpvae_warning_empty_cells")
   }
   ref <- model$atlas$profiles
-  support <- transport_support(prof[ok, , drop = FALSE], ref, call = call)
+  support <- transport_support(prof[ok, , drop = FALSE], ref, self = if (!all(is.na(self))) self[ok], call = call)
   eps <- MAP_EPSILON * typical_cost(prof[ok, , drop = FALSE], ref)
   plan <- sinkhorn_map(support, sum(ok), nrow(ref), eps)
   map <- Matrix::sparseMatrix(i = which(ok)[support$i], j = support$j, x = 0, dims = c(nrow(prof), nrow(ref)),
@@ -148,7 +160,37 @@ map_cells <- function(model, x, warn_empty = TRUE, call = rlang_caller()) {
   coords <- matrix(NA_real_, nrow(prof), ncol(model$train_coords),
                    dimnames = list(rownames(prof), colnames(model$train_coords)))
   coords[ok, ] <- as.matrix(plan %*% model$train_coords)
-  list(map = map, coords = coords, outlier_score = outlier_score(model, prof, call = call))
+  second <- rep(NA_real_, nrow(prof))
+  second[ok] <- as.vector(plan %*% rowSums(model$train_coords^2))
+  list(map = map, coords = coords, second_moment = second, outlier_score = outlier_score(model, prof, call = call))
+}
+
+# Radius of the 90 % region around reported positions `pos`: the map's spread of reference positions around
+# them (root mean squared distance), times the model's calibration factor.
+uncertainty_radius <- function(model, mapped, pos) {
+  spread2 <- mapped$second_moment - 2 * rowSums(pos * mapped$coords) + rowSums(pos^2)
+  model$radius_factor * sqrt(pmax(spread2, 0))
+}
+
+# The calibration factor, at fit time: the training cells mapped onto each other (leave-one-out, at most
+# CALIBRATION_CELLS of them); the 90 % quantile of (distance to the true position / spread). Held-out cells
+# of the same data set are exchangeable with these, so their 90 % regions cover ~90 % of them
+# (bench/RESULTS-scrna.md reports the coverage on every shared set).
+CALIBRATION_CELLS <- 5000L
+calibrate_radius <- function(profiles, coords, call = rlang_caller()) {
+  n <- nrow(profiles)
+  rows <- if (n > CALIBRATION_CELLS) unique(round(seq(1, n, length.out = CALIBRATION_CELLS))) else seq_len(n)
+  if (length(rows) < 3L) return(NA_real_)
+  p <- profiles[rows, , drop = FALSE]
+  s <- coords[rows, , drop = FALSE]
+  support <- transport_support(p, p, self = seq_along(rows), call = call)
+  plan <- sinkhorn_map(support, length(rows), length(rows), MAP_EPSILON * typical_cost(p, p))
+  pos <- as.matrix(plan %*% s)
+  spread <- sqrt(pmax(as.vector(plan %*% rowSums(s^2)) - rowSums(pos^2), 0))
+  err <- sqrt(rowSums((pos - s)^2))
+  ok <- spread > 0
+  if (!any(ok)) return(NA_real_)
+  unname(stats::quantile(err[ok] / spread[ok], 0.9))
 }
 
 # Mean profile distance (1 - correlation, each data set standardised on its own) to the OUTLIER_NEIGHBOURS

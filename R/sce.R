@@ -156,7 +156,8 @@ dpvae_reconstruct.SingleCellExperiment <- function(object, coords = NULL, refere
   res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, ...,
                            n_samples = n_samples, impute = match.arg(impute), complete = complete,
                            placement = match.arg(placement))
-  extra <- c(if (!is.null(res$uncertainty)) list(dpvae_uncertainty = res$uncertainty),
+  extra <- c(list(dpvae_uncertainty = res$uncertainty),
+             if (!is.null(res$sample_spread)) list(dpvae_sample_spread = res$sample_spread),
              list(dpvae_outlier_score = res$outlier_score),
              if (!is.null(res$imputed)) as.list(as.data.frame(res$imputed)))
   sce_store(object, res$coords, res$latent, res$model, extra, map = res$map)

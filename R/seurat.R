@@ -86,7 +86,8 @@ seurat_coords <- function(object, coords = NULL, call = rlang_caller()) {
 }
 
 #' @noRd
-seurat_store <- function(object, coords, latent, model, uncertainty = NULL, outlier_score = NULL, map = NULL) {
+seurat_store <- function(object, coords, latent, model, uncertainty = NULL, outlier_score = NULL, map = NULL,
+                         sample_spread = NULL) {
   assay <- SeuratObject::DefaultAssay(object)
   d <- ncol(coords)
   emb <- coords
@@ -97,7 +98,8 @@ seurat_store <- function(object, coords, latent, model, uncertainty = NULL, outl
   object[["dpvae_latent"]] <- SeuratObject::CreateDimReducObject(embeddings = lat, key = "dpvaelatent_", assay = assay)
   md <- as.data.frame(coords)
   names(md) <- paste0("dpvae_", c("x", "y", "z")[seq_len(d)])
-  if (!is.null(uncertainty)) md$dpvae_uncertainty <- uncertainty
+  if (!is.null(uncertainty)) md$dpvae_uncertainty <- unname(uncertainty)
+  if (!is.null(sample_spread)) md$dpvae_sample_spread <- unname(sample_spread)
   if (!is.null(outlier_score)) md$dpvae_outlier_score <- unname(outlier_score)
   object <- SeuratObject::AddMetaData(object, md)
   # Not Misc<-: it drops the S3 class of list values (c(value)) and warns on overwrite.

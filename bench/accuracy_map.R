@@ -27,6 +27,9 @@ for (set in sets) {
     pos <- as.matrix(res[, seq_len(ncol(truth))])
     ok <- stats::complete.cases(pos)
     map <- attr(res, "dpvae_map")
+    res_enc <- suppressWarnings(dpvae_reconstruct(s$X[, test, drop = FALSE], model = fit, placement = "encoder", verbose = FALSE))
+    auto <- suppressWarnings(dpvae_reconstruct(s$X[, test, drop = FALSE], model = fit, verbose = FALSE))
+    cover <- function(r) { e <- sqrt(rowSums((as.matrix(r[, seq_len(ncol(truth))]) - truth)^2)); mean(e <= r$dpvae_uncertainty, na.rm = TRUE) }
     spread <- sqrt(vapply(seq_len(ncol(truth)), function(j) as.vector(map %*% fit$train_coords[, j]^2) - pos[, j]^2,
                           numeric(nrow(pos))) |> rowSums() |> pmax(0))
     # neighbours in the distance-preserving latent (encoder means of the training cells), Gaussian weights
@@ -41,7 +44,8 @@ for (set in sets) {
                       encoder = procrustes_distance(truth, enc), map = procrustes_distance(truth[ok, ], pos[ok, ]),
                       latmap = procrustes_distance(truth, latmap),
                       blend = procrustes_distance(truth[ok, ], (enc[ok, ] + pos[ok, ]) / 2),
-                      fit_seconds = fit$seconds, map_seconds = map_seconds)
+                      auto = attr(auto, "dpvae_placement"), cover_map = cover(res), cover_encoder = cover(res_enc),
+                      radius_factor = fit$radius_factor, fit_seconds = fit$seconds, map_seconds = map_seconds)
     print(row, digits = 3, row.names = FALSE)
     exists <- file.exists(out)
     utils::write.table(row, out, sep = ",", row.names = FALSE, col.names = !exists, append = exists)

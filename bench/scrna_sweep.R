@@ -51,6 +51,8 @@ for (case in cases) {
         metric = c("Procrustes", "mean error / width"))
     }
   }
-  print(do.call(rbind, out[vapply(out, function(d) d$case[1] == case, TRUE)]), digits = 3)
+  done <- do.call(rbind, out[vapply(out, function(d) sub("_lefthalf$", "", d$case[1]) == case, TRUE)])
+  print(done, digits = 3)
+  ex <- file.exists(out_csv)
+  utils::write.table(done, out_csv, sep = ",", row.names = FALSE, col.names = !ex, append = ex)
 }
-utils::write.csv(do.call(rbind, out), out_csv, row.names = FALSE)

@@ -67,7 +67,7 @@ test_that("the default method trains on the measured cells; reconstruct writes s
   expect_lt(procrustes_distance(syn$coords[syn_hidden, ], imp[syn_hidden, ]), 0.2)
 
   res <- do.call(dpvae_reconstruct, c(list(syn$counts, coords = syn_co, seed = 2), syn_args))
-  expect_named(res, c("dpvae_x", "dpvae_y", "measured", "dpvae_outlier_score", "dpvae_imputed_x", "dpvae_imputed_y"))
+  expect_named(res, c("dpvae_x", "dpvae_y", "measured", "dpvae_uncertainty", "dpvae_outlier_score", "dpvae_imputed_x", "dpvae_imputed_y"))
   expect_true(all(is.na(res$dpvae_imputed_x[res$measured])))
   imputed <- as.matrix(res[!res$measured, c("dpvae_imputed_x", "dpvae_imputed_y")])
   expect_equal(imputed, imp[syn_hidden, ], ignore_attr = TRUE, tolerance = 1e-12) # same fit, same placement

@@ -142,3 +142,23 @@ test_that("the map and the score are the same for the same seed, and survive sav
   b <- dpvae_reconstruct(cells, model = readRDS(f), verbose = FALSE)
   expect_identical(a, b)
 })
+
+test_that("the 90 % radius covers about 90 % of held-out cells and grows with the error", {
+  # cells of the reference's own platform, held out from training
+  spots <- synthetic_tissue("spots")
+  set.seed(13)
+  test <- sample(225, 70)
+  masked <- spots$coords
+  masked[test, ] <- NA
+  res <- dpvae_reconstruct(spots$counts, coords = masked, epochs = 200, seed = 3, verbose = FALSE, num.threads = 1)
+  r <- res$dpvae_uncertainty
+  expect_true(all(is.finite(r) & r > 0))
+  err <- sqrt(rowSums((as.matrix(res[test, c("dpvae_x", "dpvae_y")]) - spots$coords[test, ])^2))
+  cover <- mean(err <= r[test])
+  expect_gt(cover, 0.75)
+  expect_lt(cover, 1) # a radius that covers everything says nothing
+  model <- attr(res, "dpvae_model")
+  expect_true(is.finite(model$radius_factor) && model$radius_factor > 0)
+  # larger radii go with larger errors
+  expect_gt(stats::cor(r[test], err, method = "spearman"), 0)
+})

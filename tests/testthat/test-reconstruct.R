@@ -4,7 +4,7 @@ test_that("matrix input returns one row per cell, in cell order, with the model 
   res <- do.call(dpvae_reconstruct, c(list(mob$counts, coords = co, seed = 4), quick_fit_args))
   expect_s3_class(res, "data.frame")
   expect_identical(rownames(res), colnames(mob$counts))
-  expect_named(res, c("dpvae_x", "dpvae_y", "measured", "dpvae_outlier_score", "dpvae_imputed_x", "dpvae_imputed_y"))
+  expect_named(res, c("dpvae_x", "dpvae_y", "measured", "dpvae_uncertainty", "dpvae_outlier_score", "dpvae_imputed_x", "dpvae_imputed_y"))
   expect_identical(res$measured, c(rep(FALSE, 20), rep(TRUE, 242)))
   expect_s3_class(attr(res, "dpvae_model"), "dpvae_model")
   expect_equal(dim(attr(res, "latent")), c(262L, 8L)) # default 8-D latent

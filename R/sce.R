@@ -145,7 +145,7 @@ dpvae_fit.SingleCellExperiment <- function(x, coords = NULL, ..., assay.type = "
 dpvae_reconstruct.SingleCellExperiment <- function(object, coords = NULL, reference = NULL, model = NULL, ...,
                                                    assay.type = "counts", n_samples = 0,
                                                    impute = c("mds", "encoder"), complete = FALSE,
-                                                   placement = c("auto", "map", "encoder"), device = "auto",
+                                                   placement = c("auto", "map", "mean", "encoder"), device = "auto",
                                                    verbose = interactive()) {
   need_sce()
   x <- sce_expression(object, assay.type = assay.type)

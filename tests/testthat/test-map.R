@@ -66,7 +66,7 @@ test_that("project_genes() predicts a gene left out of the mapping at the refere
   expect_error(project_genes("map", grp), class = "dpvae_error_input")
 })
 
-test_that("placement = 'auto' maps another platform and keeps the encoder for cells like the training data", {
+test_that("placement = 'auto' maps another platform and averages encoder and map for cells like the training data", {
   fit <- fit_spots()
   cells <- synthetic_tissue("cells", n = 150, seed = 12)$counts
   res <- dpvae_reconstruct(cells, model = fit, verbose = FALSE)
@@ -74,8 +74,11 @@ test_that("placement = 'auto' maps another platform and keeps the encoder for ce
   like <- synthetic_tissue("spots")$counts[, seq(1, 225, by = 3)] # new counts of reference-like spots
   colnames(like) <- paste0("like_", colnames(like))
   res <- dpvae_reconstruct(like, model = fit, verbose = FALSE)
-  expect_identical(attr(res, "dpvae_placement"), "encoder")
-  expect_equal(as.matrix(res[, 1:2]), predict(fit, like), ignore_attr = TRUE, tolerance = 1e-10)
+  expect_identical(attr(res, "dpvae_placement"), "mean")
+  map_pos <- as.matrix(predict(fit, like, type = "map") %*% fit$train_coords)
+  expect_equal(as.matrix(res[, 1:2]), (predict(fit, like) + map_pos) / 2, ignore_attr = TRUE, tolerance = 1e-10)
+  enc <- dpvae_reconstruct(like, model = fit, placement = "encoder", verbose = FALSE)
+  expect_equal(as.matrix(enc[, 1:2]), predict(fit, like), ignore_attr = TRUE, tolerance = 1e-10)
   # a reference's query is always mapped; self mode always reads the encoder
   spots <- synthetic_tissue("spots")
   res <- dpvae_reconstruct(like, reference = spots, epochs = 20, seed = 1, verbose = FALSE, num.threads = 1)

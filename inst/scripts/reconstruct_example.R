@@ -45,8 +45,11 @@ cat(sprintf("  dp-VAE %.3f | expression-kNN %.3f | random placement %.3f\n",
 # 2. scRNA-seq cells
 sc <- dpvae_reconstruct(hippo$scrna$counts, reference = list(counts = counts, coords = coords), lambda = 30,
                         seed = 1, num.threads = 1, verbose = TRUE)
-cat(sprintf("single cells: placed by the %s; out-of-reference score median %.2f (1 = like a reference spot)\n",
-            attr(sc, "dpvae_placement"), stats::median(sc$dpvae_outlier_score)))
+cat(sprintf("single cells: placed by the %s; 90 %% region radius median %.0f pixels; out-of-reference score median %.2f (1 = like a reference spot)\n",
+            attr(sc, "dpvae_placement"), stats::median(sc$dpvae_uncertainty, na.rm = TRUE),
+            stats::median(sc$dpvae_outlier_score, na.rm = TRUE)))
+cov <- mean(sqrt(rowSums((rec - coords[hidden, ])^2)) <= res$dpvae_uncertainty[hidden])
+cat(sprintf("hidden spots inside their 90 %% region: %.0f %%\n", 100 * cov))
 types <- c("Denate", "CA1", "CA3", "Oligodendrocyte")
 med <- t(sapply(types, function(t) apply(sc[hippo$scrna$cell_type == t, c("dpvae_x", "dpvae_y")], 2, stats::median)))
 cat("median position of some cell types (pixels):\n")
@@ -54,10 +57,10 @@ print(round(med))
 
 utils::write.csv(rbind(data.frame(cell = rownames(res), kind = "spot", res[, c("dpvae_x", "dpvae_y")],
                                   measured_x = coords[, 1], measured_y = coords[, 2], hidden = seq_len(ncol(counts)) %in% hidden,
-                                  cell_type = NA, outlier_score = res$dpvae_outlier_score),
+                                  cell_type = NA, uncertainty = res$dpvae_uncertainty, outlier_score = res$dpvae_outlier_score),
                        data.frame(cell = rownames(sc), kind = "single cell", sc[, c("dpvae_x", "dpvae_y")],
                                   measured_x = NA, measured_y = NA, hidden = NA, cell_type = hippo$scrna$cell_type,
-                                  outlier_score = sc$dpvae_outlier_score)),
+                                  uncertainty = sc$dpvae_uncertainty, outlier_score = sc$dpvae_outlier_score)),
                  file.path(out, "reconstruction.csv"), row.names = FALSE)
 if (requireNamespace("ggplot2", quietly = TRUE)) {
   spots <- data.frame(x = coords[, 1], y = -coords[, 2])

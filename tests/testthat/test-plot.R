@@ -80,3 +80,10 @@ test_that("plot_history() draws the loss curves of a model", {
   expect_error(plot_history(fit, terms = "nope"), class = "dpvae_error_input")
   expect_error(plot_history(mob$counts), "No dp-VAE model", class = "dpvae_error_input")
 })
+
+test_that("the confidence columns can be drawn", {
+  fit <- quick_fit()
+  res <- suppressWarnings(dpvae_reconstruct(mob$counts, model = fit))
+  expect_renders(plot_reconstruction(mob$coords, as.matrix(res[, 1:2]), color = res$dpvae_outlier_score))
+  expect_renders(plot_reconstruction(mob$coords, as.matrix(res[, 1:2]), color = res$dpvae_uncertainty))
+})

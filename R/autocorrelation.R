@@ -85,7 +85,7 @@ morans_i <- function(x, coords = NULL, k = 5, weights = NULL, style = NULL, rand
                      alternative = c("greater", "less", "two.sided"), n_perm = 0, seed = NULL,
                      p.adjust.method = "BH", features = NULL, assay = NULL, layer = NULL,
                      assay.type = NULL, name = "moran_i", num.threads = NULL) {
-  alternative <- metric_choice(alternative, "alternative")
+  alternative <- check_choice(alternative, "alternative")
   autocorrelation_verb("moran", x, coords, k, weights, style, randomisation, alternative, n_perm,
                        seed, p.adjust.method, features, assay, layer, assay.type, name, num.threads)
 }
@@ -96,7 +96,7 @@ gearys_c <- function(x, coords = NULL, k = 5, weights = NULL, style = NULL, rand
                      alternative = c("greater", "less", "two.sided"), n_perm = 0, seed = NULL,
                      p.adjust.method = "BH", features = NULL, assay = NULL, layer = NULL,
                      assay.type = NULL, name = "geary_c", num.threads = NULL) {
-  alternative <- metric_choice(alternative, "alternative")
+  alternative <- check_choice(alternative, "alternative")
   autocorrelation_verb("geary", x, coords, k, weights, style, randomisation, alternative, n_perm,
                        seed, p.adjust.method, features, assay, layer, assay.type, name, num.threads)
 }
@@ -108,7 +108,7 @@ spatial_autocorrelation <- function(x, coords = NULL, k = 5, weights = NULL, sty
                                     n_perm = 0, seed = NULL, p.adjust.method = "BH", features = NULL,
                                     assay = NULL, layer = NULL, assay.type = NULL,
                                     name = c("moran_i", "geary_c"), num.threads = NULL) {
-  alternative <- metric_choice(alternative, "alternative")
+  alternative <- check_choice(alternative, "alternative")
   autocorrelation_verb(c("moran", "geary"), x, coords, k, weights, style, randomisation, alternative, n_perm,
                        seed, p.adjust.method, features, assay, layer, assay.type, name, num.threads)
 }

@@ -32,3 +32,14 @@ check_number <- function(x, name, min = -Inf, max = Inf, integer = FALSE, call =
   }
   invisible(x)
 }
+
+# match.arg() with a classed error: `x` is the default vector (take the first) or one of its values; the
+# choices are the calling function's default for the argument `name`.
+check_choice <- function(x, name, call = rlang_caller()) {
+  choices <- eval(formals(sys.function(sys.parent()))[[name]])
+  if (identical(x, choices)) return(choices[1])
+  if (!is.character(x) || length(x) != 1L || !x %in% choices) {
+    dpvae_abort("{.arg {name}} must be one of {.val {choices}}, not {.val {format(x)}}.", call = call)
+  }
+  x
+}

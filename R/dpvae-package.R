@@ -9,5 +9,6 @@
 #'   Genomic Spatial Reconstruction. arXiv:2408.00911.
 #' @keywords internal
 #' @useDynLib dpvae, .registration = TRUE
+#' @importFrom rlang %||%
 "_PACKAGE"
 utils::globalVariables(".data")

@@ -36,6 +36,6 @@ dpvae_example_data <- function(name = c("mob", "hippo")) {
   if (!is.character(name) || !length(name) || !name[[1]] %in% c("mob", "hippo")) {
     dpvae_abort("{.arg name} must be {.val mob} or {.val hippo}.")
   }
-  name <- match.arg(name)
+  name <- check_choice(name, "name")
   readRDS(system.file("extdata", paste0(name, ".rds"), package = "dpvae", mustWork = TRUE))
 }

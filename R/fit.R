@@ -106,17 +106,20 @@ dpvae_fit.default <- function(x, coords, ..., n_genes = 2000, normalize = c("aut
     dpvae_abort(c("Training needs at least 3 cells with coordinates; found {sum(known)}.",
                   i = "Check {.arg coords}: rows that are NA are not used for training."))
   }
-  likelihood <- match.arg(likelihood)
+  likelihood <- check_choice(likelihood, "likelihood")
+  dp_loss <- check_choice(dp_loss, "dp_loss")
+  dp_latent <- check_choice(dp_latent, "dp_latent")
+  normalize <- check_choice(normalize, "normalize")
   settings <- fit_settings(
     n_genes = n_genes, hidden = hidden, latent_dim = latent_dim %||% max(8L, ncol(coords)), lambda = lambda,
-    beta = beta, alpha = alpha, dp_loss = match.arg(dp_loss), dp_latent = match.arg(dp_latent), epochs = epochs, lr = lr, warmup = warmup,
+    beta = beta, alpha = alpha, dp_loss = dp_loss, dp_latent = dp_latent, epochs = epochs, lr = lr, warmup = warmup,
     patience = patience, seed = seed, num.threads = num.threads, spatial_dims = ncol(coords),
     likelihood = likelihood, batch_size = batch_size, validation = validation, scale = scale,
     n_train = sum(known)
   )
   xt <- x[, known, drop = FALSE]
   ct <- coords[known, , drop = FALSE]
-  pp <- fit_preprocess(xt, n_genes = settings$n_genes, normalize = match.arg(normalize))
+  pp <- fit_preprocess(xt, n_genes = settings$n_genes, normalize = normalize)
   if (likelihood != "gaussian" && !pp$lognorm) {
     dpvae_abort(c("{.code likelihood = \"{likelihood}\"} needs raw counts, but {.arg x} is not a count matrix.",
                   i = "Use {.code likelihood = \"gaussian\"} for normalised data."))
@@ -181,8 +184,6 @@ build_mask <- function(mask, coords, known, k, call = rlang_caller()) {
   dpvae_abort(c("{.arg mask} must be NULL, \"knn\", one group label per cell ({n_all}), a two-column pair matrix or a cells x cells sparse matrix.",
                 i = "Got {.cls {class(mask)}} of length {length(mask)}."), call = call)
 }
-
-`%||%` <- function(a, b) if (is.null(a)) b else a
 
 check_dots_empty <- function(...) {
   if (...length()) {

@@ -119,16 +119,6 @@ metric_threads <- function(num.threads, call = rlang_caller()) {
   as.integer(num.threads)
 }
 
-# match.arg() with a classed error: `x` is the default vector (take the first) or one of its values.
-metric_choice <- function(x, name, call = rlang_caller()) {
-  choices <- eval(formals(sys.function(sys.parent()))[[name]])
-  if (identical(x, choices)) return(choices[1])
-  if (!is.character(x) || length(x) != 1L || !x %in% choices) {
-    dpvae_abort("{.arg {name}} must be one of {.val {choices}}, not {.val {format(x)}}.", call = call)
-  }
-  x
-}
-
 metric_is_sce <- function(x) methods::is(x, "SingleCellExperiment")
 metric_is_spe <- function(x) methods::is(x, "SpatialExperiment")
 
@@ -328,7 +318,7 @@ spatial_expression_correlation <- function(x, coords = NULL, dissimilarity = c("
                                            max_cells = 2000, n_pairs = 2e5, n_perm = 0, seed = NULL,
                                            features = NULL, assay = NULL, layer = NULL, assay.type = NULL,
                                            num.threads = NULL) {
-  dissimilarity <- metric_choice(dissimilarity, "dissimilarity")
+  dissimilarity <- check_choice(dissimilarity, "dissimilarity")
   check_number(max_cells, "max_cells", min = 0, max = 1e6, integer = TRUE)
   check_number(n_pairs, "n_pairs", min = 1, max = 2^31, integer = TRUE)
   check_number(n_perm, "n_perm", min = 0, max = 1e6, integer = TRUE)

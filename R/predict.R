@@ -32,7 +32,7 @@
 #' head(predict(fit, mob$counts))
 predict.dpvae_model <- function(object, newdata, type = c("coords", "latent", "map", "outlier"), n_samples = 0,
                                 seed = NULL, device = "cpu", ...) {
-  type <- match.arg(type)
+  type <- check_choice(type, "type")
   validate_model(object)
   if (missing(newdata) && n_samples == 0 && type %in% c("coords", "latent")) {
     return(if (type == "coords") object$fitted_coords else object$fitted_latent)

@@ -113,11 +113,13 @@ dpvae_reconstruct <- function(object, ...) UseMethod("dpvae_reconstruct")
 dpvae_reconstruct.default <- function(object, coords = NULL, reference = NULL, model = NULL, ...,
                                       n_samples = 0, impute = c("mds", "encoder"), complete = FALSE,
                                       placement = c("auto", "map", "mean", "encoder"), device = "auto", verbose = interactive()) {
+  impute <- check_choice(impute, "impute")
+  placement <- check_choice(placement, "placement")
   x <- as_expression(object)
   if (!is.null(coords)) coords <- as_coords(coords, colnames(x))
   res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, ...,
-                           n_samples = n_samples, impute = match.arg(impute), complete = complete,
-                           placement = match.arg(placement))
+                           n_samples = n_samples, impute = impute, complete = complete,
+                           placement = placement)
   d <- ncol(res$coords)
   out <- data.frame(res$coords, measured = res$measured, row.names = colnames(x))
   names(out)[seq_len(d)] <- paste0("dpvae_", c("x", "y", "z")[seq_len(d)])
@@ -139,13 +141,15 @@ dpvae_reconstruct.Seurat <- function(object, coords = NULL, reference = NULL, mo
                                      complete = FALSE, placement = c("auto", "map", "mean", "encoder"), device = "auto",
                                      verbose = interactive()) {
   need_seurat_object()
+  impute <- check_choice(impute, "impute")
+  placement <- check_choice(placement, "placement")
   assay <- assay %||% SeuratObject::DefaultAssay(object) # also what LogSeuratCommand records
   x <- seurat_expression(object, assay = assay, layer = layer)
   if (is.null(reference) && is.null(model)) coords <- seurat_coords(object, coords)
   else if (!is.null(coords)) coords <- seurat_coords(object, coords)
   res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, ...,
-                           n_samples = n_samples, impute = match.arg(impute), complete = complete,
-                           placement = match.arg(placement))
+                           n_samples = n_samples, impute = impute, complete = complete,
+                           placement = placement)
   out <- seurat_store(object, res$coords, res$latent, res$model, uncertainty = res$uncertainty,
                       outlier_score = res$outlier_score, map = res$map, sample_spread = res$sample_spread)
   if (!is.null(res$imputed)) out <- SeuratObject::AddMetaData(out, as.data.frame(res$imputed))

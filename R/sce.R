@@ -148,14 +148,16 @@ dpvae_reconstruct.SingleCellExperiment <- function(object, coords = NULL, refere
                                                    placement = c("auto", "map", "mean", "encoder"), device = "auto",
                                                    verbose = interactive()) {
   need_sce()
+  impute <- check_choice(impute, "impute")
+  placement <- check_choice(placement, "placement")
   x <- sce_expression(object, assay.type = assay.type)
   # Without reference/model the object's own coordinates train the model; otherwise they are optional
   # (only marks which cells were measured).
   if (is.null(reference) && is.null(model)) coords <- sce_coords(object, coords)
   else if (!is.null(coords)) coords <- sce_coords(object, coords)
   res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, ...,
-                           n_samples = n_samples, impute = match.arg(impute), complete = complete,
-                           placement = match.arg(placement))
+                           n_samples = n_samples, impute = impute, complete = complete,
+                           placement = placement)
   extra <- c(list(dpvae_uncertainty = res$uncertainty),
              if (!is.null(res$sample_spread)) list(dpvae_sample_spread = res$sample_spread),
              list(dpvae_outlier_score = res$outlier_score),

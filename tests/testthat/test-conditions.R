@@ -58,3 +58,15 @@ test_that("errors carry the common parent class", {
   err <- tryCatch(dpvae_fit(mob$counts, mob$coords, lambda = -1), error = identity)
   expect_s3_class(err, "dpvae_error")
 })
+
+test_that("invalid choice strings are classed errors that list the choices, never silently ignored", {
+  fit <- quick_fit()
+  expect_error(predict(fit, mob$counts, type = "foo"), "must be one of", class = "dpvae_error_input")
+  expect_error(dpvae_fit(mob$counts, mob$coords, dp_loss = "x", epochs = 2), "dp_loss", class = "dpvae_error_input")
+  expect_error(dpvae_fit(mob$counts, mob$coords, normalize = "x", epochs = 2), "normalize", class = "dpvae_error_input")
+  expect_error(dpvae_reconstruct(mob$counts, model = fit, placement = "near"), "placement", class = "dpvae_error_input")
+  # impute is checked even when no cell needs imputing
+  expect_error(dpvae_reconstruct(mob$counts, coords = mob$coords, impute = "foo", epochs = 2),
+               "impute", class = "dpvae_error_input")
+  expect_error(dpvae_example_data("x"), class = "dpvae_error_input")
+})

@@ -285,7 +285,6 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
     fitted_coords = pred$coords,
     fitted_latent = pred$latent,
     atlas = atlas,
-    outlier_unit = outlier_unit(atlas$profiles, call = call),
     radius_factor = calibrate_radius(atlas$profiles, coords, call = call),
     device = device,
     seconds = elapsed,

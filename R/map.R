@@ -199,32 +199,40 @@ calibrate_radius <- function(profiles, coords, call = rlang_caller()) {
   unname(stats::quantile(err[ok] / spread[ok], 0.9))
 }
 
-# Mean profile distance (1 - correlation, each data set standardised on its own) to the OUTLIER_NEIGHBOURS
-# nearest training cells, in units of the same quantity for a training cell (leave-one-out): ~1 for cells
-# like the reference, larger for cells unlike any of it. In expression rather than in the latent, so that a
-# platform difference (single cells vs spots) does not make every cell an outlier. A training cell is not
-# its own neighbour. Cells without a profile get NA.
+# How unlike the reference a query cell is, relative to how like the query's other cells it is: the mean
+# squared profile distance (each data set standardised on its own) to the OUTLIER_NEIGHBOURS nearest
+# reference cells over that to the nearest other query cells, drawn from equal numbers of each (so that the
+# ratio does not depend on the sizes). A cell type the reference lacks has close neighbours in the query
+# and none in the reference: a high score. A cell is never its own neighbour (training cells in self mode).
+# Absolute distances were tried and separate related tissues poorly (bench/RESULTS-scrna.md).
 outlier_score <- function(model, prof, call = rlang_caller()) {
-  ref <- model$atlas$profiles
-  k <- min(OUTLIER_NEIGHBOURS, nrow(ref) - 1L)
   score <- stats::setNames(rep(NA_real_, nrow(prof)), rownames(prof))
-  ok <- stats::complete.cases(prof)
-  if (!any(ok)) return(score)
-  nb <- latent_neighbours(prof[ok, , drop = FALSE], ref, k + 1L, call = call)
-  self <- match(rownames(prof)[ok], model$train_cells)
-  keep <- nb$index != self # NA for cells not in the training set: compare as "keep"
-  keep[is.na(keep)] <- TRUE
-  # the k nearest that are not the cell itself
-  d <- t(vapply(seq_len(nrow(nb$distance)), function(i) nb$distance[i, keep[i, ]][seq_len(k)], numeric(k)))
-  if (k == 1L) d <- t(d)
-  score[ok] <- rowMeans(d^2 / 2) / model$outlier_unit
+  ok <- which(stats::complete.cases(prof))
+  ref <- model$atlas$profiles
+  m <- min(length(ok), nrow(ref))
+  k <- min(OUTLIER_NEIGHBOURS, m - 2L)
+  if (k < 1L) return(score)
+  q <- prof[ok, , drop = FALSE]
+  ref_rows <- evenly_spaced(nrow(ref), m)
+  query_rows <- evenly_spaced(length(ok), m)
+  own_ref <- match(rownames(q), model$train_cells) # a training cell leaves itself out of the reference
+  to_ref <- nearest_but_self(q, ref[ref_rows, , drop = FALSE], ref_rows, own_ref, k, call)
+  to_query <- nearest_but_self(q, q[query_rows, , drop = FALSE], query_rows, seq_along(ok), k, call)
+  score[ok] <- rowMeans(to_ref^2) / pmax(rowMeans(to_query^2), .Machine$double.eps)
   score
 }
 
-outlier_unit <- function(profiles, call = rlang_caller()) {
-  k <- min(OUTLIER_NEIGHBOURS, nrow(profiles) - 1L)
-  nb <- latent_neighbours(profiles, profiles, k, exclude_self = TRUE, call = call)
-  max(stats::median(rowMeans(nb$distance^2 / 2)), .Machine$double.eps)
+# `m` row numbers spread evenly over 1..n.
+evenly_spaced <- function(n, m) unique(round(seq(1, n, length.out = m)))
+
+# Distances (n x k) from each row of `q` to its k nearest rows of `pool`, skipping the pool row that is the
+# cell itself (`pool_ids[index] == own`).
+nearest_but_self <- function(q, pool, pool_ids, own, k, call) {
+  nb <- latent_neighbours(q, pool, min(k + 1L, nrow(pool)), call = call)
+  is_self <- matrix(pool_ids[nb$index], nrow(nb$index)) == own
+  is_self[is.na(is_self)] <- FALSE
+  t(vapply(seq_len(nrow(q)), function(i) nb$distance[i, !is_self[i, ]][seq_len(k)], numeric(k))) |>
+    matrix(nrow = nrow(q))
 }
 
 #' Project query genes onto reference locations through a cell -> location map

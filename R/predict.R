@@ -13,8 +13,8 @@
 #'   means), `"map"` (a sparse cells x training-cells matrix whose rows sum to
 #'   1: each cell's weights over the reference cells nearest to it in the
 #'   latent, see [project_genes()]) or `"outlier"` (the out-of-reference
-#'   score of [dpvae_reconstruct()]: about 1 for cells like the reference,
-#'   higher for cells unlike any of it).
+#'   score of [dpvae_reconstruct()]: higher for cells unlike the reference
+#'   but like other cells of `newdata`).
 #' @param n_samples Draw this many latent samples per cell from q(z|x) and
 #'   report the spread of the resulting positions (root mean squared distance
 #'   to the encoder-mean position, in the reference's units) as

@@ -45,9 +45,10 @@ cat(sprintf("  dp-VAE %.3f | expression-kNN %.3f | random placement %.3f\n",
 # 2. scRNA-seq cells
 sc <- dpvae_reconstruct(hippo$scrna$counts, reference = list(counts = counts, coords = coords), lambda = 30,
                         seed = 1, num.threads = 1, verbose = TRUE)
-cat(sprintf("single cells: placed by the %s; 90 %% region radius median %.0f pixels; out-of-reference score median %.2f (1 = like a reference spot)\n",
-            attr(sc, "dpvae_placement"), stats::median(sc$dpvae_uncertainty, na.rm = TRUE),
-            stats::median(sc$dpvae_outlier_score, na.rm = TRUE)))
+cat(sprintf("single cells: placed by the %s; 90 %% region radius median %.0f pixels\n",
+            attr(sc, "dpvae_placement"), stats::median(sc$dpvae_uncertainty, na.rm = TRUE)))
+top <- sort(tapply(sc$dpvae_outlier_score, hippo$scrna$cell_type, stats::median), decreasing = TRUE)[1:3]
+cat("cell types least like the reference (median out-of-reference score):", paste(sprintf("%s %.2f", names(top), top), collapse = ", "), "\n")
 cov <- mean(sqrt(rowSums((rec - coords[hidden, ])^2)) <= res$dpvae_uncertainty[hidden])
 cat(sprintf("hidden spots inside their 90 %% region: %.0f %%\n", 100 * cov))
 types <- c("Denate", "CA1", "CA3", "Oligodendrocyte")

@@ -17,6 +17,12 @@ as_coords <- function(coords, cells, call = rlang_caller()) {
   if (!ncol(coords) %in% 2:3) {
     dpvae_abort("{.arg coords} must have 2 or 3 columns (x, y[, z]), not {ncol(coords)}.", call = call)
   }
+  if (!is.null(rownames(coords)) && !is.null(cells) && (anyDuplicated(rownames(coords)) || anyDuplicated(cells))) {
+    dup <- c(rownames(coords)[duplicated(rownames(coords))], cells[duplicated(cells)])[1]
+    dpvae_abort(c("Cell names are duplicated (e.g. {.val {dup}}), so named coordinates cannot be matched to cells.",
+                  i = "Make the cell names unique (e.g. {.code make.unique()}) in the data and in {.arg coords}."),
+                call = call)
+  }
   if (!is.null(rownames(coords)) && !is.null(cells) &&
       !(length(cells) == nrow(coords) && all(rownames(coords) == cells))) {
     idx <- match(cells, rownames(coords))

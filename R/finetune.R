@@ -40,6 +40,11 @@ dpvae_finetune <- function(model, x, coords, epochs = 100, lr = NULL, lambda = N
   }
   known <- stats::complete.cases(coords)
   if (sum(known) < 3L) dpvae_abort("Fine-tuning needs at least 3 cells with coordinates; found {sum(known)}.")
+  # the model's frame is reused, so the Rust check on new coordinates does not run: check here
+  if (all(apply(coords[known, , drop = FALSE], 2, function(v) diff(range(v)) == 0))) {
+    dpvae_abort(c("All cells given for fine-tuning have the same coordinates; spatial positions must differ.",
+                  i = "Check {.arg coords}: it should hold each cell's own position."))
+  }
   cfg <- model$config
   settings <- fit_settings(
     n_genes = length(model$preprocess$genes), hidden = cfg$hidden, latent_dim = cfg$latent_dim,

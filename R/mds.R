@@ -29,7 +29,8 @@
 #'   a points x `ndim` matrix. With `fixed`, a matrix whose fixed rows hold the
 #'   known coordinates; its other rows may be `NA` (then the classical start,
 #'   aligned onto the fixed rows, is used for them).
-#' @param fixed Optional logical vector, one per point: `TRUE` for points
+#' @param fixed Optional: which points are fixed, as row numbers, row names
+#'   of `delta`, or a logical vector, one per point: `TRUE` for points
 #'   with known coordinates (taken from `init`).
 #' @param ndim Output dimensions.
 #' @param ... Must be empty.
@@ -98,9 +99,7 @@ smacof <- function(delta, weights = NULL, init = NULL, fixed = NULL, ndim = 2, .
   }
   fixed_int <- integer()
   if (!is.null(fixed)) {
-    if (!is.logical(fixed) || length(fixed) != n || anyNA(fixed)) {
-      dpvae_abort("{.arg fixed} must be a logical vector without NA, one entry per point ({n}).", call = call)
-    }
+    fixed <- fixed_rows(fixed, n, rownames(delta), call = call)
     if (is.null(init) || init_kind != "given") {
       dpvae_abort("{.arg fixed} needs {.arg init}: a matrix whose fixed rows hold the known coordinates.", call = call)
     }
@@ -184,4 +183,19 @@ as_dissimilarity <- function(x, name, check = TRUE, call = rlang_caller()) {
                   i = "Symmetrise it, e.g. {.code (d + t(d)) / 2}, if the asymmetry is noise."), call = call)
   }
   x
+}
+
+# `fixed` as a logical vector, one per point, from a logical vector, row numbers or row names.
+fixed_rows <- function(fixed, n, names, call = rlang_caller()) {
+  if (is.logical(fixed) && length(fixed) == n && !anyNA(fixed)) return(fixed)
+  idx <- if (is.character(fixed)) match(fixed, names)
+         else if (is.numeric(fixed) && all(is.finite(fixed)) && all(fixed == round(fixed))) fixed
+         else NULL
+  if (is.null(idx) || anyNA(idx) || any(idx < 1 | idx > n) || anyDuplicated(idx)) {
+    dpvae_abort(c("{.arg fixed} must be a logical vector (one entry per point, {n}), distinct row numbers in 1..{n}, or row names of {.arg delta}.",
+                  i = "Got {.cls {class(fixed)}} of length {length(fixed)}."), call = call)
+  }
+  out <- logical(n)
+  out[idx] <- TRUE
+  out
 }

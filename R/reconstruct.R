@@ -168,6 +168,10 @@ reconstruct_cells <- function(x, coords, reference, model, device, verbose, ...,
     dpvae_abort("{.arg complete} must be TRUE or FALSE.", call = call)
   }
   self_mode <- is.null(model) && is.null(reference)
+  if (anyDuplicated(colnames(x))) {
+    dpvae_abort(c("Cell names are duplicated (e.g. {.val {colnames(x)[duplicated(colnames(x))][1]}}); results are stored by cell.",
+                  i = "Make them unique first, e.g. {.code colnames(x) <- make.unique(colnames(x))}."), call = call)
+  }
   if (!is.null(model) && !is.null(reference)) {
     dpvae_abort("Give either {.arg reference} or {.arg model}, not both.", call = call)
   }

@@ -70,3 +70,34 @@ test_that("invalid choice strings are classed errors that list the choices, neve
                "impute", class = "dpvae_error_input")
   expect_error(dpvae_example_data("x"), class = "dpvae_error_input")
 })
+
+test_that("duplicated cell names with named coordinates, identical fine-tuning coordinates and smacof rows", {
+  x <- mob$counts[, 1:20]
+  co <- mob$coords[1:20, ]
+  colnames(x)[2] <- colnames(x)[1]
+  rownames(co) <- colnames(x)
+  expect_error(dpvae_fit(x, co, epochs = 2), "duplicated", class = "dpvae_error_input")
+  same <- mob$coords[1:30, ]
+  same[] <- 1
+  expect_error(dpvae_finetune(quick_fit(), mob$counts[, 1:30], same, epochs = 2), "same coordinates",
+               class = "dpvae_error_input")
+  # smacof(fixed =) takes row numbers and names as well as a logical vector
+  pts <- matrix(c(0, 1, 0, 1, 0.5, 0, 0, 1, 1, 0.5), ncol = 2, dimnames = list(letters[1:5], NULL))
+  d <- dist(pts)
+  a <- smacof(d, init = pts, fixed = c(TRUE, TRUE, TRUE, FALSE, FALSE), seed = 1)
+  expect_equal(smacof(d, init = pts, fixed = 1:3, seed = 1)$coords, a$coords)
+  expect_equal(smacof(d, init = pts, fixed = c("a", "b", "c"), seed = 1)$coords, a$coords)
+  expect_error(smacof(d, init = pts, fixed = c(1, 9)), "row numbers", class = "dpvae_error_input")
+  expect_error(smacof(d, init = pts, fixed = "zz"), class = "dpvae_error_input")
+})
+
+test_that("dpvae_reconstruct() refuses duplicated cell names before training", {
+  x <- mob$counts[, 1:30]
+  colnames(x)[5] <- colnames(x)[4]
+  ref <- list(counts = mob$counts[, 31:262], coords = mob$coords[31:262, ])
+  # stopped before training: an interrupt at epoch 1 would otherwise show as a warning
+  withr_opt <- options(dpvae.stop_at_epoch = 1)
+  on.exit(options(withr_opt))
+  expect_error(dpvae_reconstruct(x, reference = ref, epochs = 500, num.threads = 1, verbose = FALSE),
+               "duplicated", class = "dpvae_error_input")
+})

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # One command on a fresh Debian 12 machine (as root): installs everything dpvae needs (apt
 # packages, the offline R packages in ../shared/rpkgs, libtorch), installs the package, and
-# runs the main job on the bundled data (prints the Procrustes distance, writes out/*.png).
+# runs the main job on the bundled data (hidden spots vs kNN, an scRNA-seq query placed; writes out/*.png).
 # Idempotent: a second run skips what is there and rebuilds incrementally.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -60,7 +60,7 @@ R CMD INSTALL --preclean --no-test-load . >"$ROOT/out-install.log" 2>&1 || { tai
 tail -2 "$ROOT/out-install.log"; rm -f "$ROOT/out-install.log"
 
 # --- the main job ----------------------------------------------------------------
-phase "main job: reconstruct the bundled mouse olfactory bulb"
+phase "main job: hidden spots and an scRNA-seq query on the bundled mouse hippocampus"
 mkdir -p out
 Rscript inst/scripts/reconstruct_example.R out
 phase "done"

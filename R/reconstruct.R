@@ -147,6 +147,7 @@ dpvae_reconstruct.Seurat <- function(object, coords = NULL, reference = NULL, mo
   need_seurat_object()
   impute <- check_choice(impute, "impute")
   placement <- check_choice(placement, "placement")
+  coords_given <- coords
   assay <- assay %||% SeuratObject::DefaultAssay(object) # also what LogSeuratCommand records
   x <- seurat_expression(object, assay = assay, layer = layer)
   if (is.null(reference) && is.null(model)) coords <- seurat_coords(object, coords)
@@ -157,7 +158,12 @@ dpvae_reconstruct.Seurat <- function(object, coords = NULL, reference = NULL, mo
   out <- seurat_store(object, res$coords, res$latent, res$model, uncertainty = res$uncertainty,
                       outlier_score = res$outlier_score, map = res$map, sample_spread = res$sample_spread)
   if (!is.null(res$imputed)) out <- SeuratObject::AddMetaData(out, as.data.frame(res$imputed))
-  tryCatch(SeuratObject::LogSeuratCommand(out), error = function(e) out)
+  # LogSeuratCommand() reads the calling frame's name and arguments, so it is called from here directly (inside
+  # tryCatch it logged "doTryCatch"); large arguments are logged as short descriptions.
+  coords <- if (is.character(coords_given) || is.null(coords_given)) coords_given else "<coordinate matrix>"
+  reference <- if (!is.null(reference)) sprintf("<%s>", class(reference)[1])
+  model <- if (!is.null(model)) "<dpvae_model>"
+  SeuratObject::LogSeuratCommand(out)
 }
 
 # The shared engine of every method: returns coords, latent, model and which cells were measured.

@@ -79,3 +79,13 @@ test_that("dpvae_fit() and predict() accept a Seurat object; a Seurat reference 
   expect_identical(rownames(res), colnames(mob$counts)[201:262])
   expect_error(dpvae_fit(obj, coords = c("x", "nope")), class = "dpvae_error_input")
 })
+
+test_that("the command is logged under its own name, without copying large arguments", {
+  obj <- make_seurat()
+  out <- suppressWarnings(dpvae_reconstruct(obj, model = quick_fit(), verbose = FALSE)) # one spot has no counts on the genes
+  cmds <- names(methods::slot(out, "commands"))
+  expect_true(any(grepl("^dpvae_reconstruct", cmds)))
+  expect_false(any(grepl("doTryCatch", cmds)))
+  logged <- methods::slot(out, "commands")[[grep("^dpvae_reconstruct", cmds)[1]]]
+  expect_identical(methods::slot(logged, "params")$model, "<dpvae_model>")
+})

@@ -8,7 +8,7 @@
 # Partners per cell and per location in the transport support.
 MAP_NEIGHBOURS <- 50L
 # Entropic regularisation as a fraction of the median cost between random cell-location pairs; chosen on the
-# scRNA-seq benchmark (bench/RESULTS-scrna.md: 0.05-0.2 within 0.02 of the best on every case).
+# scRNA-seq benchmark (bench/RESULTS-scrna.md: the best or within 0.006 of the best on every case).
 MAP_EPSILON <- 0.1
 # Weight of the soft location marginal (KL): large = every location receives the same mass (the query covers
 # the tissue), small = each cell goes where it fits best regardless of the others.
@@ -21,7 +21,7 @@ OUTLIER_NEIGHBOURS <- 10L
 # How far a query's gene distribution is from the model's training cells: after the model's standardisation,
 # the median |mean| plus the median |log sd| over genes. A random subset of the training data set scores
 # ~1.2-1.9 / sqrt(n) (sampling noise); single cells against spots, or another platform, 0.36-4.8
-# (bench/RESULTS-scrna.md). `placement = "auto"` maps when the shift is beyond noise.
+# (bench/RESULTS-scrna.md, "The platform-shift rule"). `placement = "auto"` maps when the shift is beyond noise.
 platform_shift <- function(model, x, call = rlang_caller()) {
   xs <- apply_preprocess(x, model$preprocess, call = call)
   ms <- column_mean_sd(xs)
@@ -33,8 +33,8 @@ SHIFT_NOISE <- 3
 
 # "auto": a reference's query is another data set, always mapped; a model's query is mapped when its genes
 # are distributed unlike the training cells', and otherwise (more cells of the training data set) placed at
-# the mean of the encoder's and the map's positions, which beat either alone on 13 of the 16 shared sets
-# (bench/RESULTS-scrna.md).
+# the mean of the encoder's and the map's positions, better than the encoder on 13 and than the map on 12 of
+# the 16 shared sets (bench/RESULTS-scrna.md).
 choose_placement <- function(placement, from_reference, model, x, call = rlang_caller()) {
   if (placement != "auto") return(placement)
   if (from_reference) return("map")

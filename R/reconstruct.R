@@ -54,8 +54,8 @@
 #'   (default) maps the cells of a `reference` always, and with `model` when
 #'   the data's genes are distributed unlike the model's training cells
 #'   (beyond sampling noise); otherwise (held-out cells of the training data
-#'   set) it takes the mean, which placed held-out cells better than either
-#'   alone on 13 of the 16 shared sets (`bench/RESULTS-scrna.md`). The choice
+#'   set) it takes the mean, which placed held-out cells better than the
+#'   encoder on 13 and than the map on 12 of the 16 shared sets (`bench/RESULTS-scrna.md`). The choice
 #'   is in `attr(result, "dpvae_placement")` (and said with `verbose =
 #'   TRUE`).
 #' @section Cell -> location map: With `reference` or `model`, the cells are

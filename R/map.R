@@ -24,8 +24,8 @@ OUTLIER_NEIGHBOURS <- 10L
 # (bench/RESULTS-scrna.md, "The platform-shift rule"). `placement = "auto"` maps when the shift is beyond noise.
 platform_shift <- function(model, x, call = rlang_caller()) {
   xs <- apply_preprocess(x, model$preprocess, call = call)
-  ms <- column_mean_sd(xs)
-  shift <- stats::median(abs(ms$mean)) + stats::median(abs(log(pmax(ms$sd, 1e-3))))
+  mv <- row_mean_var(t(xs))
+  shift <- stats::median(abs(mv$mean)) + stats::median(abs(log(pmax(sqrt(mv$var), 1e-3))))
   list(shift = shift, threshold = SHIFT_BASE + SHIFT_NOISE / sqrt(nrow(xs)))
 }
 SHIFT_BASE <- 0.1
@@ -158,24 +158,32 @@ map_cells <- function(model, x, warn_empty = TRUE, call = rlang_caller()) {
   ref <- model$atlas$profiles
   support <- transport_support(prof[ok, , drop = FALSE], ref, self = if (!all(is.na(self))) self[ok], call = call)
   eps <- MAP_EPSILON * typical_cost(prof[ok, , drop = FALSE], ref)
-  plan <- sinkhorn_map(support, sum(ok), nrow(ref), eps)
-  map <- Matrix::sparseMatrix(i = which(ok)[support$i], j = support$j, x = 0, dims = c(nrow(prof), nrow(ref)),
+  plan <- Matrix::summary(sinkhorn_map(support, sum(ok), nrow(ref), eps))
+  # rows of cells without a profile stay empty
+  map <- Matrix::sparseMatrix(i = which(ok)[plan$i], j = plan$j, x = plan$x, dims = c(nrow(prof), nrow(ref)),
                               dimnames = list(rownames(prof), model$train_cells))
-  map[ok, ] <- plan
-  map <- Matrix::drop0(map)
-  coords <- matrix(NA_real_, nrow(prof), ncol(model$train_coords),
-                   dimnames = list(rownames(prof), colnames(model$train_coords)))
-  coords[ok, ] <- as.matrix(plan %*% model$train_coords)
-  second <- rep(NA_real_, nrow(prof))
-  second[ok] <- as.vector(plan %*% rowSums(model$train_coords^2))
-  list(map = map, coords = coords, second_moment = second, outlier_score = outlier_score(model, prof, call = call))
+  moments <- plan_moments(map, model$train_coords)
+  moments$coords[!ok, ] <- NA
+  moments$second[!ok] <- NA
+  list(map = map, coords = moments$coords, second = moments$second,
+       outlier_score = outlier_score(model, prof, call = call))
 }
 
-# Radius of the 90 % region around reported positions `pos`: the map's spread of reference positions around
-# them (root mean squared distance), times the model's calibration factor.
+# Map-weighted first and second moments of the reference positions: each cell's position (cells x dims) and
+# mean squared norm of the positions it maps to (the spread around any point follows from both).
+plan_moments <- function(plan, coords) {
+  list(coords = as.matrix(plan %*% coords), second = as.vector(plan %*% rowSums(coords^2)))
+}
+
+# Root mean squared distance of the mapped reference positions from the points `pos`.
+map_spread <- function(moments, pos) {
+  sqrt(pmax(moments$second - 2 * rowSums(pos * moments$coords) + rowSums(pos^2), 0))
+}
+
+# Radius of the 90 % region around reported positions `pos` (`mapped`: map_cells()' result, which holds the
+# moments): the map's spread of reference positions around them, times the model's calibration factor.
 uncertainty_radius <- function(model, mapped, pos) {
-  spread2 <- mapped$second_moment - 2 * rowSums(pos * mapped$coords) + rowSums(pos^2)
-  model$radius_factor * sqrt(pmax(spread2, 0))
+  model$radius_factor * map_spread(mapped, pos)
 }
 
 # The calibration factor, at fit time: the training cells mapped onto each other (leave-one-out, at most
@@ -191,9 +199,9 @@ calibrate_radius <- function(profiles, coords, call = rlang_caller()) {
   s <- coords[rows, , drop = FALSE]
   support <- transport_support(p, p, self = seq_along(rows), call = call)
   plan <- sinkhorn_map(support, length(rows), length(rows), MAP_EPSILON * typical_cost(p, p))
-  pos <- as.matrix(plan %*% s)
-  spread <- sqrt(pmax(as.vector(plan %*% rowSums(s^2)) - rowSums(pos^2), 0))
-  err <- sqrt(rowSums((pos - s)^2))
+  moments <- plan_moments(plan, s)
+  spread <- map_spread(moments, moments$coords)
+  err <- sqrt(rowSums((moments$coords - s)^2))
   ok <- spread > 0
   if (!any(ok)) return(NA_real_)
   unname(stats::quantile(err[ok] / spread[ok], 0.9))

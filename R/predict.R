@@ -11,8 +11,8 @@
 #'   training cells.
 #' @param type `"coords"` (cells x spatial dims), `"latent"` (encoder
 #'   means), `"map"` (a sparse cells x training-cells matrix whose rows sum to
-#'   1: each cell's weights over the reference cells nearest to it in the
-#'   latent, see [project_genes()]) or `"outlier"` (the out-of-reference
+#'   1: the cell -> location map of [dpvae_reconstruct()], see
+#'   [project_genes()]) or `"outlier"` (the out-of-reference
 #'   score of [dpvae_reconstruct()]: higher for cells unlike the reference
 #'   but like other cells of `newdata`).
 #' @param n_samples Draw this many latent samples per cell from q(z|x) and
@@ -40,11 +40,11 @@ predict.dpvae_model <- function(object, newdata, type = c("coords", "latent", "m
   if (missing(newdata) && type %in% c("map", "outlier")) dpvae_abort("Give {.arg newdata}: the cells to map.")
   if (missing(newdata)) dpvae_abort("Give {.arg newdata} to draw samples.")
   x <- object_expression(newdata, ...)
-  res <- encode_cells(object, x, n_samples = n_samples, seed = seed, device = device)
-  if (type %in% c("map", "outlier")) {
+  if (type %in% c("map", "outlier")) { # expression profiles only: no encoding
     mapped <- map_cells(object, x)
     return(if (type == "map") mapped$map else mapped$outlier_score)
   }
+  res <- encode_cells(object, x, n_samples = n_samples, seed = seed, device = device)
   out <- if (type == "coords") res$coords else res$latent
   if (!is.null(res$uncertainty)) attr(out, "uncertainty") <- stats::setNames(res$uncertainty, colnames(x))
   out

@@ -50,13 +50,6 @@ row_mean_var <- function(x) {
   list(mean = m, var = pmax(ex2 - m^2, 0) * n / max(n - 1, 1))
 }
 
-# Column means and sds (n - 1) of a dense cells x genes matrix.
-column_mean_sd <- function(y) {
-  n <- nrow(y)
-  m <- colMeans(y)
-  list(mean = m, sd = sqrt(pmax(colMeans(y * y) - m^2, 0) * n / max(n - 1, 1)))
-}
-
 #' @noRd
 fit_preprocess <- function(x, n_genes = 2000L, normalize = "auto", target_sum = 1e4, call = rlang_caller()) {
   normalize <- match.arg(normalize, c("auto", "lognorm", "none"))
@@ -100,7 +93,10 @@ apply_preprocess <- function(x, pp, min_overlap = 0.5, scaling = c("model", "dat
   y <- if (pp$lognorm) lognormalise(x, pp$target_sum) else x
   out <- matrix(0, ncol(x), length(pp$genes), dimnames = list(colnames(x), pp$genes))
   if (any(found)) out[, found] <- as.matrix(Matrix::t(y[idx[found], , drop = FALSE]))
-  if (scaling == "data") pp[c("mean", "sd")] <- column_mean_sd(out)
+  if (scaling == "data") {
+    mv <- row_mean_var(t(out))
+    pp[c("mean", "sd")] <- list(mv$mean, sqrt(mv$var))
+  }
   sds <- ifelse(pp$sd > 0, pp$sd, 1)
   out <- sweep(sweep(out, 2, pp$mean, `-`), 2, sds, `/`)
   out[, !found] <- 0

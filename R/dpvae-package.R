@@ -12,3 +12,12 @@
 #' @importFrom rlang %||%
 "_PACKAGE"
 utils::globalVariables(".data")
+
+.onLoad <- function(libname, pkgname) {
+  tune_blas()
+}
+
+.onAttach <- function(libname, pkgname) {
+  message <- blas_startup_message()
+  if (!is.null(message)) packageStartupMessage(message)
+}

@@ -48,4 +48,10 @@ impute_impl <- function(latent_new, latent_fixed, fixed_coords, scale, frame_jso
 #' @noRd
 nearest_rows_impl <- function(query, reference, k, exclude_self, num_threads) .Call(wrap__nearest_rows_impl, query, reference, k, exclude_self, num_threads)
 
+#' @noRd
+blas_core_impl <- function() .Call(wrap__blas_core_impl)
+
+#' @noRd
+blas_retune_impl <- function(core) .Call(wrap__blas_retune_impl, core)
+
 

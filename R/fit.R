@@ -264,6 +264,7 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
   }
   pred <- res$prediction
   atlas <- map_atlas(data$x)
+  calibration <- calibrate_radius(atlas$profiles, coords, call = call)
   dimnames(pred$coords) <- list(rownames(coords), colnames(coords))
   dimnames(pred$latent) <- list(rownames(coords), paste0("latent_", seq_len(ncol(pred$latent))))
   model <- structure(list(
@@ -285,7 +286,8 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
     fitted_coords = pred$coords,
     fitted_latent = pred$latent,
     atlas = atlas,
-    radius_factor = calibrate_radius(atlas$profiles, coords, call = call),
+    radius_factor = calibration[["factor"]],
+    radius_rms = calibration[["rms"]],
     device = device,
     seconds = elapsed,
     call = call,

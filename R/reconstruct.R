@@ -210,9 +210,12 @@ reconstruct_cells <- function(x, coords, reference, model, device, verbose, ...,
     }
   }
   mapped <- map_cells(model, x, warn_empty = !self_mode && placement != "encoder", call = call)
-  if (!self_mode) pred$coords <- placed_positions(placement, pred$coords, mapped)
+  encoder <- pred$coords
+  if (!self_mode) pred$coords <- placed_positions(placement, encoder, mapped)
   sample_spread <- pred$uncertainty
-  pred$uncertainty <- stats::setNames(uncertainty_radius(model, mapped, pred$coords), colnames(x))
+  radius <- uncertainty_radius(model, mapped, pred$coords, placement = if (self_mode) "encoder" else placement,
+                               encoder = encoder)
+  pred$uncertainty <- stats::setNames(radius, colnames(x))
   measured <- if (is.null(coords)) rep(FALSE, ncol(x)) else stats::complete.cases(coords)
   imputed <- NULL
   if (self_mode && !all(measured)) {

@@ -7,8 +7,12 @@
 #'
 #' @param num.threads If given, set libtorch's intra-op threads to this
 #'   number first.
-#' @return A list with `version`, `path`, `cuda_available`,
-#'   `cuda_device_count`, `devices`, `threads` and `interop_threads`.
+#' @return A list with `version` (read from the linked libtorch's `build-version`
+#'   or `VERSION` file), `path`, `cuda_available`, `cuda_device_count`,
+#'   `devices`, `threads`, `interop_threads`, and R's BLAS, which runs
+#'   libtorch's matrix products inside R: `blas_core` (OpenBLAS's kernel
+#'   family, `NA` for another BLAS) and `blas_retuned_from` (the generic
+#'   kernels dpvae switched away from when it was loaded, else `NA`).
 #' @export
 #' @examples
 #' libtorch_info()
@@ -19,10 +23,20 @@ libtorch_info <- function(num.threads = NULL) {
   }
   info <- libtorch_info_impl()
   path <- libtorch_path()
-  c(list(version = "2.13.0", path = path),
+  c(list(version = libtorch_version(path), path = path),
     info[c("cuda_available", "cuda_device_count")],
     list(devices = c("cpu", if (info$cuda_available) paste0("cuda:", seq_len(info$cuda_device_count) - 1L))),
-    info[c("threads", "interop_threads")])
+    info[c("threads", "interop_threads")], blas_report())
+}
+
+# The version written in a libtorch folder (`build-version` in official archives, `VERSION` in Python wheels).
+libtorch_version <- function(path) {
+  if (is.na(path)) return(NA_character_)
+  for (file in c("build-version", "VERSION")) {
+    f <- file.path(path, file)
+    if (file.exists(f)) return(trimws(readLines(f, n = 1L, warn = FALSE)))
+  }
+  NA_character_
 }
 
 # The folder of the libtorch_cpu.so actually loaded into this process.

@@ -44,7 +44,7 @@ for (set in sets) {
                       encoder = procrustes_distance(truth, enc), map = procrustes_distance(truth[ok, ], pos[ok, ]),
                       latmap = procrustes_distance(truth, latmap),
                       blend = procrustes_distance(truth[ok, ], (enc[ok, ] + pos[ok, ]) / 2),
-                      auto = attr(auto, "dpvae_placement"), cover_map = cover(res), cover_encoder = cover(res_enc),
+                      auto = attr(auto, "dpvae_placement"), cover_map = cover(res), cover_encoder = cover(res_enc), cover_auto = cover(auto),
                       radius_factor = fit$radius_factor, fit_seconds = fit$seconds, map_seconds = map_seconds)
     print(row, digits = 3, row.names = FALSE)
     exists <- file.exists(out)

@@ -1,6 +1,9 @@
 #!/usr/bin/env Rscript
 # Seconds per epoch of dpvae_fit() on one synthetic data set (make_synthetic.py format).
 # usage: Rscript bench/speed_fit.R DIR EPOCHS THREADS [BATCH]
+# DPVAE_BENCH_UNSET_CORETYPE=1: R was started with OPENBLAS_CORETYPE (e.g. Prescott, OpenBLAS's generic
+# fallback); forgetting it before dpvae loads lets dpvae's load-time BLAS check see what a fresh machine sees.
+if (identical(Sys.getenv("DPVAE_BENCH_UNSET_CORETYPE"), "1")) Sys.unsetenv("OPENBLAS_CORETYPE")
 suppressPackageStartupMessages({
   lib <- Sys.getenv("DPVAE_LIB")
   if (nzchar(lib)) library(dpvae, lib.loc = lib) else library(dpvae)
@@ -18,5 +21,6 @@ t0 <- proc.time()[["elapsed"]]
 fit <- dpvae_fit(X, xy, n_genes = 2000, hidden = 124, latent_dim = 2, validation = 0, lambda = 0.1, epochs = epochs, warmup = 0, patience = 0,
                  batch_size = batch, seed = 0, num.threads = threads, verbose = FALSE)
 total <- proc.time()[["elapsed"]] - t0
-cat(sprintf('{"cells": %d, "batch": %d, "epochs": %d, "threads": %d, "s_per_epoch": %.5f, "fit_call_s": %.2f}\n',
-            ncol(X), batch, fit$epochs_run, threads, fit$seconds / fit$epochs_run, total))
+info <- libtorch_info()
+cat(sprintf('{"cells": %d, "batch": %d, "epochs": %d, "threads": %d, "s_per_epoch": %.5f, "fit_call_s": %.2f, "blas_core": "%s", "blas_retuned_from": "%s"}\n',
+            ncol(X), batch, fit$epochs_run, threads, fit$seconds / fit$epochs_run, total, info$blas_core, info$blas_retuned_from))

@@ -1,21 +1,12 @@
 #!/usr/bin/env Rscript
 # Table of bench/accuracy_map.R's CSV (mean over seeds per set), with the expression-kNN baseline of
 # bench/accuracy.R on the same splits when its CSV is given.
-# The coverage of the 90 % radius around the mean position (the "auto" default for held-out cells) is
-# computed from the per-cell file (positions, map spread) and each fit's radius factor.
-# usage: Rscript bench/within_platform_summary.R within_platform.csv [knn.csv] [cells.rds]
+# The coverage of the 90 % radius around the default positions ("auto": the mean of encoder and map for
+# held-out cells) is the CSV's cover_auto.
+# usage: Rscript bench/within_platform_summary.R within_platform.csv [knn.csv]
 args <- commandArgs(TRUE)
 d <- utils::read.csv(args[1])
-if (length(args) >= 3) {
-  cells <- readRDS(args[3])
-  d$cover_mean <- vapply(seq_len(nrow(d)), function(i) {
-    cc <- cells[[paste(d$set[i], d$seed[i])]]
-    if (is.null(cc)) return(NA_real_)
-    mid <- (cc$encoder + cc$map) / 2
-    radius <- d$radius_factor[i] * sqrt(cc$spread^2 + rowSums((mid - cc$map)^2))
-    mean(sqrt(rowSums((mid - cc$truth)^2)) <= radius, na.rm = TRUE)
-  }, 1)
-} else d$cover_mean <- NA
+d$cover_mean <- d$cover_auto
 knn <- if (length(args) >= 2 && nzchar(args[2])) utils::read.csv(args[2]) else NULL
 cols <- c("encoder", "map", "latmap", "blend", "cover_map", "cover_encoder", "cover_mean", "radius_factor")
 a <- stats::aggregate(d[cols], by = list(set = d$set), FUN = mean)

@@ -2,6 +2,7 @@
 use extendr_api::prelude::*;
 
 pub mod bindings;
+pub mod blas;
 pub mod error;
 pub mod geometry;
 pub mod metrics;
@@ -9,7 +10,7 @@ pub mod vae;
 
 // extendr_module! wants bare module names; these aliases keep them distinct from the cores.
 use bindings::{
-    geometry as geometry_bindings, metrics as metrics_bindings, torch as torch_bindings,
+    blas as blas_bindings, geometry as geometry_bindings, metrics as metrics_bindings, torch as torch_bindings,
     vae as vae_bindings,
 };
 
@@ -19,4 +20,5 @@ extendr_module! {
     use metrics_bindings;
     use torch_bindings;
     use geometry_bindings;
+    use blas_bindings;
 }

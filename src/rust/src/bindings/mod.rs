@@ -1,4 +1,5 @@
 //! The only place that sees R types: conversions, conditions, and the `#[extendr]` shims.
+pub mod blas;
 pub mod conditions;
 pub mod convert;
 pub mod geometry;

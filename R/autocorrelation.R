@@ -132,7 +132,7 @@ autocorrelation_verb <- function(stats, x, coords, k, weights, style, randomisat
     dpvae_abort("{.arg name} must be {length(stats)} string{?s}.", call = call)
   }
   threads <- metric_threads(num.threads, call = call)
-  object_input <- is_seurat(x) || metric_is_sce(x)
+  object_input <- is_seurat(x) || is_sce(x)
   if (is.null(weights)) {
     check_number(k, "k", min = 1, max = .Machine$integer.max, integer = TRUE, call = call)
     inp <- metric_input(x, coords, features = features, assay = assay, layer = layer,

@@ -1,7 +1,13 @@
 # Spatial coordinates: checked, matched to cells, NA rows mark cells whose position is unknown.
 
+COORD_LIMIT <- 1e15
+
 #' @noRd
 as_coords <- function(coords, cells, call = rlang_caller()) {
+  if (missing(coords) || is.null(coords)) {
+    dpvae_abort(c("No coordinates given.", i = "Give {.arg coords}: a cells x 2 (or 3) matrix of positions (NA for cells to place)."),
+                call = call)
+  }
   if (is.data.frame(coords)) {
     num <- vapply(coords, is.numeric, logical(1))
     if (!all(num)) {
@@ -38,6 +44,12 @@ as_coords <- function(coords, cells, call = rlang_caller()) {
   }
   if (any(is.infinite(coords))) {
     dpvae_abort("{.arg coords} contains infinite values.", call = call)
+  }
+  # squared distances must stay finite in double precision (and in the single precision of training)
+  if (any(abs(coords) > COORD_LIMIT, na.rm = TRUE)) {
+    dpvae_abort(c("{.arg coords} has values up to {format(max(abs(coords), na.rm = TRUE), digits = 3)}: too large to compute distances with.",
+                  i = "Rescale them (e.g. to micrometres or pixels) before fitting; only relative positions matter."),
+                call = call)
   }
   partial <- rowSums(is.na(coords))
   if (any(partial > 0 & partial < ncol(coords))) {

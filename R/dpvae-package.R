@@ -14,6 +14,7 @@
 utils::globalVariables(".data")
 
 .onLoad <- function(libname, pkgname) {
+  threads_record_load_impl()
   tune_blas()
 }
 

@@ -9,7 +9,7 @@ knn_pairs_impl <- function(coords, k) .Call(wrap__knn_pairs_impl, coords, k)
 fit_impl <- function(x, counts, library, coords, mask, config_json, device, init, frame_json, progress) .Call(wrap__fit_impl, x, counts, library, coords, mask, config_json, device, init, frame_json, progress)
 
 #' @noRd
-predict_impl <- function(weights, config_json, frame_json, x, n_samples, seed, device) .Call(wrap__predict_impl, weights, config_json, frame_json, x, n_samples, seed, device)
+predict_impl <- function(weights, config_json, frame_json, x, options_json) .Call(wrap__predict_impl, weights, config_json, frame_json, x, options_json)
 
 #' @noRd
 procrustes_impl <- function(x, y) .Call(wrap__procrustes_impl, x, y)
@@ -53,5 +53,13 @@ blas_core_impl <- function() .Call(wrap__blas_core_impl)
 
 #' @noRd
 blas_retune_impl <- function(core) .Call(wrap__blas_retune_impl, core)
+
+#' Called when the package loads: remembers this process, so that forked children are recognised.
+#' @noRd
+threads_record_load_impl <- function() .Call(wrap__threads_record_load_impl)
+
+#' At the start of each verb: in a forked child, every pool on one thread. Returns whether forked.
+#' @noRd
+threads_after_fork_impl <- function() .Call(wrap__threads_after_fork_impl)
 
 

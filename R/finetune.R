@@ -30,6 +30,7 @@
 #' procrustes_distance(mob$coords[201:262, ], predict(tuned, mob$counts[, 201:262]))
 dpvae_finetune <- function(model, x, coords, epochs = 100, lr = NULL, lambda = NULL, beta = NULL, ...,
                            seed = NULL, device = "auto", num.threads = NULL, verbose = interactive()) {
+  fork_guard()
   check_dots_empty(...)
   call <- match.call()
   validate_model(model)

@@ -75,7 +75,7 @@
 #'   [set.seed()] makes fits reproducible.
 #' @param device `"auto"`, `"cpu"` or `"cuda"`.
 #' @param num.threads libtorch threads for this fit (`NULL` keeps the current
-#'   setting).
+#'   setting); the previous setting is restored afterwards.
 #' @param verbose Show a progress bar.
 #' @return A `dpvae_model`: weights, settings, genes, preprocessing, training
 #'   history and the reconstructed coordinates of the training cells. It
@@ -97,6 +97,7 @@ dpvae_fit.default <- function(x, coords, ..., n_genes = 2000, normalize = c("aut
                               dp_latent = c("mean", "sample"), mask = NULL, k = 10, epochs = 1000, batch_size = NULL, lr = 5e-3, warmup = 50,
                               patience = 100, validation = NULL, scale = NULL, seed = NULL, device = "auto",
                               num.threads = NULL, verbose = interactive()) {
+  fork_guard()
   check_dots_empty(...)
   call <- match.call()
   x <- as_expression(x)
@@ -202,6 +203,7 @@ fit_settings <- function(n_genes, hidden, latent_dim, lambda, beta, alpha, dp_lo
   if (is.null(batch_size)) batch_size <- if (n_train > 4000) 1024L else 0L
   if (is.null(validation)) validation <- if (n_train > 2000) 0.1 else 0
   check_number(batch_size, "batch_size", min = 0, integer = TRUE, call = call)
+  check_full_batch(batch_size, n_train, call = call)
   check_number(validation, "validation", min = 0, max = 0.5, call = call)
   if (!is.null(scale)) check_number(scale, "scale", min = 1e-3, max = 1e3, call = call)
   for (nm in c("lambda", "beta", "alpha")) check_number(get(nm), nm, min = 0, call = call)
@@ -223,6 +225,20 @@ fit_settings <- function(n_genes, hidden, latent_dim, lambda, beta, alpha, dp_lo
     num_threads = threads, report_every = 5L, likelihood = likelihood, batch_size = as.integer(batch_size),
     validation = validation, scale = scale
   ))
+}
+
+# A full-batch epoch costs n^2 pair distances: ~90 s at 40k cells on one core of the development machine
+# (issue 12), hours at a million. Above FULL_BATCH_MAX cells it is refused with the estimate and the fix.
+FULL_BATCH_MAX <- 20000
+check_full_batch <- function(batch_size, n_train, call = rlang_caller()) {
+  if (batch_size > 0 || !is.finite(n_train) || n_train <= FULL_BATCH_MAX) return(invisible())
+  per_epoch <- 90 * (n_train / 4e4)^2
+  dpvae_abort(c("A full-batch fit ({.code batch_size = 0}) on {format(n_train, big.mark = ',')} cells would take about {duration_text(per_epoch)} per epoch ({format(n_train^2 / 2, digits = 2)} cell pairs).",
+                i = "Train in minibatches: {.code batch_size = 1024} (the default above 4000 cells) keeps an epoch linear in cells."),
+              call = call)
+}
+duration_text <- function(s) {
+  if (s < 120) sprintf("%.0f s", s) else if (s < 7200) sprintf("%.0f min", s / 60) else sprintf("%.1f h", s / 3600)
 }
 
 # Runs the Rust fit with a cli progress bar and builds the dpvae_model.
@@ -262,6 +278,13 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
     cli::cli_warn("Training was interrupted at epoch {res$epochs_run}; the model holds the best state so far.",
                   class = "dpvae_warning_interrupted")
   }
+  history <- as.data.frame(res$history)
+  diverged <- divergence(history, res$scale)
+  if (!is.null(diverged)) {
+    cli::cli_warn(c("Training diverged: {diverged}; the model's positions are not meaningful.",
+                    i = "Lower {.arg lr} (default 5e-3), or check that the expression and coordinates belong together."),
+                  class = "dpvae_warning_diverged")
+  }
   pred <- res$prediction
   atlas <- map_atlas(data$x)
   calibration <- calibrate_radius(atlas$profiles, coords, call = call)
@@ -273,7 +296,8 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
     config_json = res$config,
     frame_json = res$frame,
     preprocess = pp,
-    history = as.data.frame(res$history),
+    history = history,
+    diverged = diverged,
     scale = res$scale,
     epochs_run = res$epochs_run,
     best_epoch = res$best_epoch,
@@ -298,6 +322,24 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
     cli::cli_inform("dp-VAE: {res$epochs_run} epoch{?s} in {sprintf('%.1f', elapsed)} s{best}.")
   }
   model
+}
+
+# Why a fit failed, or NULL: the loss exploded or went non-finite, the learned scale ended pinned at a bound
+# (SCALE_MIN/SCALE_MAX in vae/model.rs), or the best stress of the monitored cells is no better than 1, that
+# of collapsing every cell onto one point.
+divergence <- function(history, scale) {
+  loss <- history$loss
+  if (length(loss) && (!is.finite(loss[length(loss)]) || loss[length(loss)] > 1e3 * max(abs(loss[1]), 1))) {
+    return(sprintf("the loss grew from %.3g to %.3g", loss[1], loss[length(loss)]))
+  }
+  if (is.numeric(scale) && length(scale) == 1L && (scale >= 1e3 * (1 - 1e-6) || scale <= 1e-3 * (1 + 1e-6))) {
+    return(sprintf("the distance scale ended at its bound (%g)", scale))
+  }
+  stress <- history$stress[is.finite(history$stress)]
+  if (length(stress) && min(stress) >= 1) {
+    return(sprintf("the best stress is %.3f, no better than placing every cell on one point (1)", min(stress)))
+  }
+  NULL
 }
 
 # NULL settings are left out, so Rust uses its default (e.g. a learned scale).

@@ -69,6 +69,7 @@ dpvae_impute <- function(object, ...) UseMethod("dpvae_impute")
 dpvae_impute.default <- function(object, coords, model = NULL, ..., k = NULL, max_landmarks = 5000,
                                  refine = NULL, max_iter = 100, eps = 1e-6, seed = NULL, device = "auto",
                                  verbose = interactive()) {
+  fork_guard()
   call <- sys.call()
   x <- as_expression(object, call = call)
   coords <- as_coords(coords, colnames(x), call = call)
@@ -94,6 +95,7 @@ dpvae_impute.default <- function(object, coords, model = NULL, ..., k = NULL, ma
 #' @rdname dpvae_impute
 #' @export
 dpvae_impute.dpvae_model <- function(object, x, coords, ..., device = "auto", verbose = interactive()) {
+  fork_guard()
   dpvae_impute.default(x, coords, model = object, ..., device = device, verbose = verbose)
 }
 

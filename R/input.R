@@ -25,6 +25,20 @@ object_coords <- function(x, coords = NULL, required = TRUE, call = rlang_caller
   found
 }
 
+# meta.data / colData column sets commonly used for positions, tried in this order by every class: generic
+# x/y(/z), Visium's image and array columns, Xenium/MERFISH centroids, Giotto's sdimx/sdimy.
+COORD_COLUMN_SETS <- list(
+  c("x", "y", "z"), c("x", "y"), c("X", "Y"), c("imagecol", "imagerow"),
+  c("pxl_col_in_fullres", "pxl_row_in_fullres"), c("array_col", "array_row"), c("col", "row"),
+  c("x_centroid", "y_centroid"), c("center_x", "center_y"), c("sdimx", "sdimy")
+)
+
+# The first of COORD_COLUMN_SETS whose columns are all in `columns`, or NULL.
+find_coord_columns <- function(columns) {
+  for (set in COORD_COLUMN_SETS) if (all(set %in% columns)) return(set)
+  NULL
+}
+
 # A list of several sections (Seurat / SCE objects, or list(counts, coords) records).
 is_section_list <- function(x) {
   is.list(x) && !is.data.frame(x) && !is_seurat(x) && !is_sce(x) &&

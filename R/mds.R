@@ -64,6 +64,7 @@
 #' max(abs(fit2$coords - x))
 smacof <- function(delta, weights = NULL, init = NULL, fixed = NULL, ndim = 2, ..., mu = NULL,
                    max_iter = 300, eps = 1e-6, n_init = 1, seed = NULL, verbose = FALSE) {
+  fork_guard()
   check_dots_empty(...)
   call <- sys.call()
   delta <- as_dissimilarity(delta, "delta", call = call)

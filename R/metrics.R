@@ -25,7 +25,7 @@
 #' procrustes_distance(x, y)          # 0: y is x rotated and scaled
 #' procrustes_distance(x, y[4:1, ])   # > 0
 procrustes_distance <- function(x, y = NULL, aligned = FALSE, reduction = "dpvae") {
-  if (is_seurat(x) || metric_is_sce(x)) {
+  if (is_seurat(x) || is_sce(x)) {
     if (is_seurat(x)) need_seurat_object()
     cells <- colnames(x)
     measured <- metric_coords(metric_object_coords(x, y), cells, length(cells), name = "y")
@@ -114,13 +114,12 @@ metric_seed <- function(seed, needed, call = rlang_caller()) {
 
 # Threads of the rayon pool: 0 = all cores.
 metric_threads <- function(num.threads, call = rlang_caller()) {
+  fork_guard()
   if (is.null(num.threads)) return(0L)
   check_number(num.threads, "num.threads", min = 1, max = 1024, integer = TRUE, call = call)
   as.integer(num.threads)
 }
 
-metric_is_sce <- function(x) methods::is(x, "SingleCellExperiment")
-metric_is_spe <- function(x) methods::is(x, "SpatialExperiment")
 
 metric_bioc_fun <- function(pkg, name, call = rlang_caller()) {
   if (!requireNamespace(pkg, quietly = TRUE)) {
@@ -142,7 +141,7 @@ metric_input <- function(x, coords, features = NULL, assay = NULL, layer = NULL,
     layer <- layer %||% metric_seurat_layer(x, assay)
     expr <- seurat_expression(x, assay = assay, layer = layer, call = call)
     coords <- metric_object_coords(x, coords, call = call)
-  } else if (metric_is_sce(x)) {
+  } else if (is_sce(x)) {
     kind <- "sce"
     anames <- metric_bioc_fun("SummarizedExperiment", "assayNames", call)(x)
     assay.type <- assay.type %||% intersect(c("logcounts", "counts"), anames)[1]
@@ -182,12 +181,10 @@ metric_seurat_layer <- function(object, assay) {
   }
 }
 
-# Coordinates of an object's cells: an explicit matrix; a reduction ("dpvae" = the reconstructed
-# positions); meta.data / colData column names; or, by default, the measured positions
-# (SpatialExperiment spatialCoords(), Seurat image coordinates or x/y-like meta.data columns,
-# SCE colData columns).
+# Coordinates of an object's cells: a reduction ("dpvae" = the reconstructed positions), else what the model
+# verbs find (seurat_coords(), sce_coords(): an explicit matrix, column names, spatialCoords(), image
+# coordinates or the usual columns of COORD_COLUMN_SETS).
 metric_object_coords <- function(object, coords, call = rlang_caller()) {
-  cells <- colnames(object)
   if (is.character(coords) && length(coords) == 1L) {
     red <- metric_reduction(object, coords, must = FALSE, call = call)
     if (!is.null(red)) {
@@ -198,27 +195,7 @@ metric_object_coords <- function(object, coords, call = rlang_caller()) {
     }
   }
   if (is_seurat(object)) return(seurat_coords(object, coords, call = call))
-  if (!is.null(coords) && !is.character(coords)) return(coords)
-  cd <- as.data.frame(metric_bioc_fun("SummarizedExperiment", "colData", call)(object))
-  if (is.character(coords)) {
-    sc <- if (metric_is_spe(object)) metric_bioc_fun("SpatialExperiment", "spatialCoords", call)(object) else NULL
-    if (!is.null(sc) && all(coords %in% colnames(sc))) return(sc[, coords, drop = FALSE])
-    miss <- setdiff(coords, colnames(cd))
-    if (length(miss)) {
-      dpvae_abort("colData has no column{?s} {.val {miss}} (and it is not a reducedDim).", call = call)
-    }
-    return(cd[, coords, drop = FALSE])
-  }
-  if (metric_is_spe(object)) {
-    sc <- metric_bioc_fun("SpatialExperiment", "spatialCoords", call)(object)
-    if (ncol(sc) %in% 2:3) return(sc)
-  }
-  for (set in coord_column_sets) {
-    if (all(set %in% colnames(cd))) return(cd[, set, drop = FALSE])
-  }
-  dpvae_abort(c("Could not find spatial coordinates in the object.",
-                i = "Give them with {.arg coords}: a cells x 2 matrix, colData column names, or {.val dpvae} for the reconstructed ones."),
-              call = call)
+  sce_coords(object, coords, call = call)
 }
 
 # An embedding (cells x dims) of a Seurat reduction / SCE reducedDim, or NULL (must = FALSE).
@@ -226,7 +203,7 @@ metric_reduction <- function(object, name, must = TRUE, call = rlang_caller()) {
   if (is_seurat(object)) {
     have <- SeuratObject::Reductions(object)
     if (name %in% have) return(SeuratObject::Embeddings(object, name))
-  } else if (metric_is_sce(object)) {
+  } else if (is_sce(object)) {
     have <- metric_bioc_fun("SingleCellExperiment", "reducedDimNames", call)(object)
     if (name %in% have) {
       m <- as.matrix(metric_bioc_fun("SingleCellExperiment", "reducedDim", call)(object, name))
@@ -382,7 +359,7 @@ distortion <- function(latent, coords = NULL, max_pairs = 1e6, seed = NULL, redu
                        num.threads = NULL) {
   check_number(max_pairs, "max_pairs", min = 1, max = 2^31, integer = TRUE)
   threads <- metric_threads(num.threads)
-  if (is_seurat(latent) || metric_is_sce(latent)) {
+  if (is_seurat(latent) || is_sce(latent)) {
     if (is_seurat(latent)) need_seurat_object()
     object <- latent
     latent <- metric_reduction(object, reduction)

@@ -21,6 +21,9 @@
 #'   `attr(, "uncertainty")`. 0 skips it.
 #' @param seed Seed for the samples (default from R's RNG).
 #' @param device `"cpu"`, `"cuda"` or `"auto"`.
+#' @param num.threads libtorch threads for this call (default: as set, see
+#'   [libtorch_info()]). In a forked worker (e.g. [parallel::mclapply()])
+#'   dpvae always uses one thread: more would hang in OpenMP.
 #' @param ... For objects: `assay` and `layer` (Seurat) or `assay.type`
 #'   (SingleCellExperiment) choosing the expression (default: counts).
 #' @return A numeric matrix with one row per cell, named by cell; with
@@ -31,8 +34,10 @@
 #' fit <- dpvae_fit(mob$counts, mob$coords, epochs = 100, seed = 1, verbose = FALSE)
 #' head(predict(fit, mob$counts))
 predict.dpvae_model <- function(object, newdata, type = c("coords", "latent", "map", "outlier"), n_samples = 0,
-                                seed = NULL, device = "cpu", ...) {
+                                seed = NULL, device = "cpu", num.threads = NULL, ...) {
+  fork_guard()
   type <- check_choice(type, "type")
+  if (!is.null(num.threads)) check_number(num.threads, "num.threads", min = 1, integer = TRUE)
   validate_model(object)
   if (missing(newdata) && n_samples == 0 && type %in% c("coords", "latent")) {
     return(if (type == "coords") object$fitted_coords else object$fitted_latent)
@@ -44,22 +49,31 @@ predict.dpvae_model <- function(object, newdata, type = c("coords", "latent", "m
     mapped <- map_cells(object, x)
     return(if (type == "map") mapped$map else mapped$outlier_score)
   }
-  res <- encode_cells(object, x, n_samples = n_samples, seed = seed, device = device)
+  res <- encode_cells(object, x, n_samples = n_samples, seed = seed, device = device, num.threads = num.threads)
   out <- if (type == "coords") res$coords else res$latent
   if (!is.null(res$uncertainty)) attr(out, "uncertainty") <- stats::setNames(res$uncertainty, colnames(x))
   out
 }
 
 # The model's encoder on cells of `x` (genes x cells): latent, coords (and uncertainty), named.
-encode_cells <- function(model, x, n_samples = 0, seed = NULL, device = "cpu", call = rlang_caller()) {
+encode_cells <- function(model, x, n_samples = 0, seed = NULL, device = "cpu", num.threads = NULL,
+                         call = rlang_caller()) {
   check_number(n_samples, "n_samples", min = 0, integer = TRUE, call = call)
   if (is.null(seed)) seed <- sample.int(.Machine$integer.max, 1L)
   xs <- apply_preprocess(x, model$preprocess, call = call)
-  res <- rust_result(predict_impl(model$weights, model$config_json, model$frame_json, xs,
-                                  as.integer(n_samples), as.numeric(seed), device), call = call)
+  options <- list(n_samples = as.integer(n_samples), seed = floor(abs(as.numeric(seed))), device = device,
+                  num_threads = as.integer(num.threads %||% 0L))
+  res <- rust_result(predict_impl(model$weights, model$config_json, model$frame_json, xs, as_json(options)),
+                     call = call)
   dimnames(res$coords) <- list(colnames(x), c("x", "y", "z")[seq_len(ncol(res$coords))])
   dimnames(res$latent) <- list(colnames(x), paste0("latent_", seq_len(ncol(res$latent))))
   res
+}
+
+# Gene means and sds (one per gene) and the target sum: finite numbers, or the positions would be NaN.
+stored_numbers_ok <- function(values, n_genes) {
+  is.numeric(values$mean) && is.numeric(values$sd) && length(values$mean) == n_genes &&
+    length(values$sd) == n_genes && all(is.finite(unlist(values))) && all(values$sd >= 0)
 }
 
 # A model read from disk or built by hand must look like one before Rust sees it.
@@ -68,7 +82,8 @@ validate_model <- function(model, call = rlang_caller()) {
   ok <- inherits(model, "dpvae_model") && all(need %in% names(model)) && is.raw(model$weights) &&
     is.character(model$config_json) && length(model$config_json) == 1L &&
     is.character(model$frame_json) && length(model$frame_json) == 1L &&
-    is.list(model$preprocess) && is.character(model$preprocess$genes)
+    is.list(model$preprocess) && is.character(model$preprocess$genes) &&
+    stored_numbers_ok(model$preprocess[c("mean", "sd", "target_sum")], length(model$preprocess$genes))
   if (!ok) {
     dpvae_abort(c("This is not a valid {.cls dpvae_model} (fields missing or of the wrong type).",
                   i = "Fit a new one with {.fn dpvae_fit}, or load it with {.fn readRDS} from the file {.fn saveRDS} wrote."),

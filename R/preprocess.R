@@ -53,6 +53,7 @@ row_mean_var <- function(x) {
 #' @noRd
 fit_preprocess <- function(x, n_genes = 2000L, normalize = "auto", target_sum = 1e4, call = rlang_caller()) {
   normalize <- match.arg(normalize, c("auto", "lognorm", "none"))
+  if (normalize == "auto") check_negative_counts(x, call = call)
   lognorm <- switch(normalize, auto = is_count_matrix(x), lognorm = TRUE, none = FALSE)
   if (lognorm && !is_count_matrix(x)) {
     dpvae_abort(c("{.code normalize = \"lognorm\"} needs raw counts, but the matrix has negative or non-integer values.",
@@ -68,7 +69,31 @@ fit_preprocess <- function(x, n_genes = 2000L, normalize = "auto", target_sum = 
   ord <- variable[order(-mv$var[variable], variable)]
   keep <- sort(ord[seq_len(min(as.integer(n_genes), length(ord)))])
   list(genes = rownames(x)[keep], lognorm = lognorm, target_sum = target_sum,
-       mean = unname(mv$mean[keep]), sd = unname(sqrt(mv$var[keep])))
+       mean = unname(mv$mean[keep]), sd = unname(sqrt(mv$var[keep])), counts_given = is_count_matrix(x))
+}
+
+# Whole numbers with a few negatives are counts with an error, not normalised values: with "auto" they would
+# silently skip log-normalisation.
+check_negative_counts <- function(x, call = rlang_caller()) {
+  v <- if (is.matrix(x)) x else x@x
+  negative <- sum(v < 0)
+  if (negative > 0 && all(v == round(v))) {
+    dpvae_abort(c("The expression matrix holds whole numbers like counts, but {negative} of them {?is/are} negative.",
+                  i = "Fix the counts, or say how to treat them: {.code normalize = \"none\"} uses the values as given."),
+                call = call)
+  }
+}
+
+# A model trained on normalised values (not counts) fed raw counts would standardise counts with the means and
+# sds of normalised values: silently wrong positions. Models from before `counts_given` was stored skip this.
+check_same_scale <- function(x, pp, call = rlang_caller()) {
+  if (pp$lognorm || !isFALSE(pp$counts_given) || !is_count_matrix(x)) return(invisible())
+  v <- if (is.matrix(x)) x else x@x
+  if (length(v) && max(v) > 1) {
+    dpvae_abort(c("The model was trained on normalised values, but the new data look like raw counts (whole numbers up to {max(v)}).",
+                  i = "Normalise them as the training data were (e.g. the same log-normalisation), or refit on counts."),
+                call = call)
+  }
 }
 
 #' Cells x selected genes, standardised with the stored parameters (dense, only the selected genes), or with
@@ -90,6 +115,7 @@ apply_preprocess <- function(x, pp, min_overlap = 0.5, scaling = c("model", "dat
     dpvae_abort(c("The model was trained on raw counts, but the new data have negative or non-integer values.",
                   i = "Pass raw counts for the new cells."), call = call)
   }
+  check_same_scale(x, pp, call = call)
   y <- if (pp$lognorm) lognormalise(x, pp$target_sum) else x
   out <- matrix(0, ncol(x), length(pp$genes), dimnames = list(colnames(x), pp$genes))
   if (any(found)) out[, found] <- as.matrix(Matrix::t(y[idx[found], , drop = FALSE]))

@@ -78,6 +78,10 @@
 #'   that holds the true position with 90 % probability: the spread of the
 #'   reference positions a cell maps to, times a factor calibrated when the
 #'   model is fitted (training cells mapped onto each other, leave-one-out).
+#'   For the mean of the encoder's and the map's positions (the default for
+#'   more cells of the training data set) the radius shrinks by how much the
+#'   two disagree over the data set (averaging cancels part of their errors),
+#'   at most by half; the shrink needs at least 20 cells.
 #'   On held-out cells of the 16 shared benchmark sets the 90 % regions hold
 #'   the stated share of true positions (`bench/RESULTS-scrna.md`). For cells
 #'   of another platform the calibration is not checked (no ground truth).
@@ -170,6 +174,7 @@ dpvae_reconstruct.Seurat <- function(object, coords = NULL, reference = NULL, mo
 # `imputed` (self mode with unmeasured cells only): cells x d matrix `dpvae_imputed_*`.
 reconstruct_cells <- function(x, coords, reference, model, device, verbose, ..., n_samples = 0, impute = "mds",
                               complete = FALSE, placement = "auto", call = rlang_caller()) {
+  fork_guard()
   if (!(is.logical(complete) && length(complete) == 1L && !is.na(complete))) {
     dpvae_abort("{.arg complete} must be TRUE or FALSE.", call = call)
   }

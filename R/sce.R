@@ -39,13 +39,6 @@ sce_expression <- function(x, assay.type = "counts", call = rlang_caller()) {
   as_expression(m, call = call)
 }
 
-# colData column pairs commonly used for positions (Visium's pxl_* and array_*, Xenium/MERFISH centroids, ...).
-sce_coord_column_sets <- list(
-  c("x", "y", "z"), c("x", "y"), c("X", "Y"), c("imagecol", "imagerow"),
-  c("pxl_col_in_fullres", "pxl_row_in_fullres"), c("array_col", "array_row"), c("col", "row"),
-  c("x_centroid", "y_centroid"), c("center_x", "center_y"), c("sdimx", "sdimy")
-)
-
 #' Coordinates of an SCE: explicit (matrix, data frame or colData/spatialCoords column names), else
 #' SpatialExperiment spatialCoords(), else common colData columns.
 #' @noRd
@@ -75,9 +68,8 @@ sce_coords <- function(x, coords = NULL, call = rlang_caller()) {
     sc <- SpatialExperiment::spatialCoords(x)
     if (ncol(sc) %in% 2:3 && nrow(sc) == ncol(x)) return(as_coords(unname_rows(sc), cells, call = call))
   }
-  for (set in sce_coord_column_sets) {
-    if (all(set %in% colnames(cd))) return(as_coords(unname_rows(cd[, set, drop = FALSE]), cells, call = call))
-  }
+  set <- find_coord_columns(colnames(cd))
+  if (!is.null(set)) return(as_coords(unname_rows(cd[, set, drop = FALSE]), cells, call = call))
   dpvae_abort(c("Could not find spatial coordinates in the {.cls {class(x)[1]}}.",
                 i = "Give them with {.arg coords}: colData column names (e.g. {.code c(\"x\", \"y\")}) or a cells x 2 matrix."),
               call = call)
@@ -96,7 +88,7 @@ sce_store <- function(object, coords, latent, model, extra = NULL, map = NULL) {
   emb <- coords
   colnames(emb) <- paste0("dpvae_", seq_len(d))
   lat <- latent
-  colnames(lat) <- paste0("dpvae_latent_", seq_len(ncol(lat)))
+  colnames(lat) <- paste0("dpvaelatent_", seq_len(ncol(lat))) # the Seurat key (no inner underscore allowed there)
   rownames(emb) <- rownames(lat) <- colnames(object)
   SingleCellExperiment::reducedDim(object, "dpvae") <- emb
   SingleCellExperiment::reducedDim(object, "dpvae_latent") <- lat
@@ -138,9 +130,8 @@ dpvae_fit.SingleCellExperiment <- function(x, coords = NULL, ..., assay.type = "
 #'   (`dpvae_z`) and the model in `metadata(x)$dpvae`. A SpatialExperiment's
 #'   measured `spatialCoords()` are never changed. Coordinates are found as in
 #'   [dpvae_fit()]; `reference` may also be a `SingleCellExperiment` or
-#'   `SpatialExperiment` with coordinates. A list of several reference
-#'   sections is not supported yet (error of class
-#'   `dpvae_error_unsupported`).
+#'   `SpatialExperiment` with coordinates, or a list of several reference
+#'   sections (fitted together, each section its own mask group).
 #' @export
 dpvae_reconstruct.SingleCellExperiment <- function(object, coords = NULL, reference = NULL, model = NULL, ...,
                                                    assay.type = "counts", n_samples = 0,

@@ -48,10 +48,6 @@ seurat_expression <- function(object, assay = NULL, layer = "counts", call = rla
   x
 }
 
-# Column-name pairs commonly used for spot or cell positions in meta.data.
-coord_column_sets <- list(c("x", "y", "z"), c("x", "y"), c("imagecol", "imagerow"), c("col", "row"),
-                          c("array_col", "array_row"), c("sdimx", "sdimy"))
-
 #' @noRd
 seurat_coords <- function(object, coords = NULL, call = rlang_caller()) {
   md <- object[[]]
@@ -77,9 +73,8 @@ seurat_coords <- function(object, coords = NULL, call = rlang_caller()) {
       return(as_coords(full, colnames(object), call = call))
     }
   }
-  for (set in coord_column_sets) {
-    if (all(set %in% colnames(md))) return(as_coords(md[, set, drop = FALSE], colnames(object), call = call))
-  }
+  set <- find_coord_columns(colnames(md))
+  if (!is.null(set)) return(as_coords(md[, set, drop = FALSE], colnames(object), call = call))
   dpvae_abort(c("Could not find spatial coordinates in the Seurat object.",
                 i = "Give them with {.arg coords}: meta.data column names (e.g. {.code c(\"x\", \"y\")}) or a cells x 2 matrix."),
               call = call)

@@ -9,7 +9,8 @@
 #' @return A `summary.dpvae_model` list: `data` (cells, genes, spatial
 #'   dimensions, normalisation), `settings` (the training configuration),
 #'   `training` (epochs run, best epoch, whether interrupted, scale, device,
-#'   seconds), `final` (the last epoch's losses) and `best_stress`.
+#'   seconds), `final` (the last epoch's losses), `best_stress` and
+#'   `diverged` (why training failed, or `NULL`).
 #' @seealso [plot_history()] for the loss curves.
 #' @method summary dpvae_model
 #' @export
@@ -34,7 +35,8 @@ summary.dpvae_model <- function(object, ...) {
                     device = object$device %||% NA_character_, seconds = object$seconds %||% NA_real_,
                     version = object$version %||% NA_character_),
     final = last,
-    best_stress = best_stress
+    best_stress = best_stress,
+    diverged = object$diverged
   ), class = "summary.dpvae_model")
 }
 
@@ -60,5 +62,6 @@ print.summary.dpvae_model <- function(x, ...) {
   }
   cat(sprintf("Scale c = %.4g; best training stress %s\n", t$scale,
               if (is.finite(x$best_stress)) sprintf("%.4f", x$best_stress) else "n/a (no dp term)"))
+  if (!is.null(x$diverged)) cat("WARNING: training diverged (", x$diverged, "); positions are not meaningful.\n", sep = "")
   invisible(x)
 }

@@ -143,3 +143,21 @@ test_that("an interrupted fit keeps the best state so far, warns, and leaves inp
   expect_identical(obj, before)
   expect_true(SeuratObject::Misc(out, "dpvae")$interrupted)
 })
+
+test_that("a diverged fit warns (classed) and its summary says so", {
+  expect_warning(fit <- dpvae_fit(mob$counts, mob$coords, n_genes = 200, epochs = 30, lr = 10, warmup = 0,
+                                  verbose = FALSE, seed = 1, num.threads = 1),
+                 class = "dpvae_warning_diverged")
+  expect_type(fit$diverged, "character")
+  expect_output(print(summary(fit)), "diverged")
+  ok <- quick_fit()
+  expect_null(ok$diverged)
+})
+
+test_that("a full batch far too large is refused up front with the estimate and the fix", {
+  err <- expect_error(dpvae:::check_full_batch(0L, 1e6), class = "dpvae_error_input")
+  expect_match(conditionMessage(err), "batch_size = 1024")
+  expect_match(conditionMessage(err), " h per epoch")
+  expect_silent(dpvae:::check_full_batch(1024L, 1e6))
+  expect_silent(dpvae:::check_full_batch(0L, 5000))
+})

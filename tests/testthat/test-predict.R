@@ -42,3 +42,32 @@ test_that("new data with part of the genes are matched by name, with a warning",
   expect_equal(dim(p), c(262L, 2L))
   expect_error(predict(fit, mob$counts[setdiff(rownames(mob$counts), genes[1:400]), ]), class = "dpvae_error_input")
 })
+
+test_that("altered weights fail their checksum with a classed error (no silent 1e37 positions)", {
+  fit <- quick_fit()
+  bad <- fit
+  at <- length(bad$weights) - 100L
+  bad$weights[at] <- as.raw(bitwXor(as.integer(bad$weights[at]), 16L))
+  bad$weights[at + 1L] <- as.raw(bitwXor(as.integer(bad$weights[at + 1L]), 1L))
+  err <- expect_error(predict(bad, mob$counts[, 1:10]), class = "dpvae_error_model")
+  expect_match(conditionMessage(err), "checksum")
+  expect_error(dpvae_reconstruct(mob$counts[, 1:10], model = bad, verbose = FALSE), class = "dpvae_error_model")
+})
+
+test_that("NA in the stored preprocessing is a classed model error", {
+  fit <- quick_fit()
+  bad <- fit
+  bad$preprocess$mean[3] <- NA
+  expect_error(predict(bad, mob$counts[, 1:10]), class = "dpvae_error_model")
+  bad <- fit
+  bad$preprocess$sd <- bad$preprocess$sd[-1]
+  expect_error(predict(bad, mob$counts[, 1:10]), class = "dpvae_error_model")
+})
+
+test_that("predict() takes num.threads and gives the same positions", {
+  fit <- quick_fit()
+  one <- predict(fit, mob$counts[, 1:30], num.threads = 1)
+  two <- predict(fit, mob$counts[, 1:30], num.threads = 2)
+  expect_equal(one, two, tolerance = 1e-6)
+  expect_error(predict(fit, mob$counts[, 1:30], num.threads = 0), class = "dpvae_error_input")
+})

@@ -142,3 +142,18 @@ test_that("SingleCellExperiment keeps imputed positions and uncertainty in colDa
   expect_true(all(is.finite(cd$dpvae_imputed_x[1:10])))
   expect_true(all(is.na(cd$dpvae_imputed_x[-(1:10)])))
 })
+
+test_that("metrics find an SCE's coordinates where the model verbs do (Visium full-resolution pixels)", {
+  cd <- S4Vectors::DataFrame(pxl_col_in_fullres = mob$coords[, 1], pxl_row_in_fullres = mob$coords[, 2],
+                             row.names = colnames(mob$counts))
+  sce <- SingleCellExperiment::SingleCellExperiment(assays = list(counts = mob$counts[1:15, ]), colData = cd)
+  direct <- morans_i(mob$counts[1:15, ], mob$coords)
+  via_object <- morans_i(sce, assay.type = "counts")
+  expect_equal(SummarizedExperiment::rowData(via_object)$moran_i_statistic, direct$statistic)
+  expect_equal(unname(dpvae:::object_coords(sce)), unname(mob$coords))
+})
+
+test_that("the latent's column names are the same in SCE and Seurat objects", {
+  out <- do.call(dpvae_reconstruct, c(list(make_sce(), seed = 1), args20))
+  expect_match(colnames(SingleCellExperiment::reducedDim(out, "dpvae_latent")), "^dpvaelatent_[0-9]+$")
+})

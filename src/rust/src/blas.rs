@@ -7,8 +7,18 @@ use std::ffi::{c_char, c_void, CStr, CString};
 
 /// Kernels OpenBLAS chooses only as a fallback on an x86-64 CPU with AVX2.
 const GENERIC_CORES: &[&str] = &[
-    "prescott", "core2", "penryn", "dunnington", "nehalem", "atom", "katmai", "coppermine", "northwood",
-    "banias", "sandybridge", "unknown",
+    "prescott",
+    "core2",
+    "penryn",
+    "dunnington",
+    "nehalem",
+    "atom",
+    "katmai",
+    "coppermine",
+    "northwood",
+    "banias",
+    "sandybridge",
+    "unknown",
 ];
 
 #[cfg(target_os = "linux")]
@@ -40,7 +50,11 @@ pub fn openblas_core() -> Option<String> {
         return None;
     }
     // SAFETY: a NUL-terminated static string owned by OpenBLAS.
-    Some(unsafe { CStr::from_ptr(name) }.to_string_lossy().into_owned())
+    Some(
+        unsafe { CStr::from_ptr(name) }
+            .to_string_lossy()
+            .into_owned(),
+    )
 }
 
 /// The best OpenBLAS kernel family this CPU runs (x86-64 only).
@@ -84,6 +98,15 @@ pub fn retune(core: &str) -> Option<String> {
         init();
     }
     openblas_core()
+}
+
+/// Set the threads of R's OpenBLAS (no-op for another BLAS).
+pub fn set_threads(n: i32) {
+    if let Some(address) = symbol("openblas_set_num_threads") {
+        // SAFETY: OpenBLAS declares `void openblas_set_num_threads(int)`.
+        let set: extern "C" fn(i32) = unsafe { std::mem::transmute(address) };
+        set(n);
+    }
 }
 
 #[cfg(test)]

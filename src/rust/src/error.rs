@@ -40,8 +40,33 @@ impl DpvaeError {
 
 impl From<tch::TchError> for DpvaeError {
     fn from(e: tch::TchError) -> Self {
-        DpvaeError::Libtorch(e.to_string())
+        DpvaeError::Libtorch(libtorch_message(&e.to_string()))
     }
+}
+
+/// A libtorch exception as a user reads it: its first lines without the C++ backtrace (several KB of
+/// "frame #" lines), and for a failed allocation what to change.
+pub fn libtorch_message(raw: &str) -> String {
+    let cut = ["Exception raised from", "frame #0"]
+        .iter()
+        .filter_map(|m| raw.find(m))
+        .min()
+        .unwrap_or(raw.len());
+    let mut head = raw[..cut].trim();
+    // tch's Debug form escapes the newlines: "...bytes.\\nException raised from..."
+    while let Some(rest) = head.strip_suffix("\\n") {
+        head = rest.trim_end();
+    }
+    let mut msg: String = head.chars().take(500).collect();
+    if msg.is_empty() {
+        msg = "libtorch failed without a message".into();
+    }
+    if raw.contains("not enough memory") || raw.contains("out of memory") {
+        msg.push_str(
+            " (memory: train with minibatches, e.g. batch_size = 1024, or on fewer genes, n_genes)",
+        );
+    }
+    msg
 }
 
 pub type Result<T> = std::result::Result<T, DpvaeError>;
@@ -54,6 +79,7 @@ pub fn catch_panic<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {
             .downcast_ref::<String>()
             .cloned()
             .or_else(|| payload.downcast_ref::<&str>().map(|s| s.to_string()))
+            .map(|m| libtorch_message(&m))
             .unwrap_or_else(|| "unknown cause".into());
         Err(DpvaeError::Libtorch(format!(
             "internal error in the Rust/libtorch core ({what}); please report it with the call that caused it"
@@ -77,5 +103,16 @@ mod tests {
         assert_eq!(e.kind(), "libtorch");
         assert!(e.to_string().contains("internal error"), "{e}");
         assert_eq!(catch_panic(|| Ok(3)).ok(), Some(3));
+    }
+
+    #[test]
+    fn libtorch_backtraces_are_cut() {
+        let raw = "Torch(\"[enforce fail at alloc_cpu.cpp:117] data. DefaultCPUAllocator: not enough memory: you tried to allocate 40 bytes.\\nException raised from alloc_cpu at x.cpp:1 (most recent call first):\\nframe #0: c10::Error\\nframe #1: more\")";
+        let msg = libtorch_message(raw);
+        assert!(msg.contains("not enough memory"), "{msg}");
+        assert!(!msg.contains("frame #"), "{msg}");
+        assert!(!msg.contains("Exception raised"), "{msg}");
+        assert!(msg.contains("batch_size"), "{msg}");
+        assert_eq!(libtorch_message("plain"), "plain");
     }
 }

@@ -6,12 +6,13 @@ pub mod blas;
 pub mod error;
 pub mod geometry;
 pub mod metrics;
+pub mod threads;
 pub mod vae;
 
 // extendr_module! wants bare module names; these aliases keep them distinct from the cores.
 use bindings::{
-    blas as blas_bindings, geometry as geometry_bindings, metrics as metrics_bindings, torch as torch_bindings,
-    vae as vae_bindings,
+    blas as blas_bindings, geometry as geometry_bindings, metrics as metrics_bindings,
+    threads as threads_bindings, torch as torch_bindings, vae as vae_bindings,
 };
 
 extendr_module! {
@@ -21,4 +22,5 @@ extendr_module! {
     use torch_bindings;
     use geometry_bindings;
     use blas_bindings;
+    use threads_bindings;
 }

@@ -17,6 +17,7 @@ use crate::metrics::correlation::{
 use crate::metrics::distortion::distortion;
 use crate::metrics::knn::{knn_indices, SpatialWeights};
 use crate::metrics::procrustes::procrustes;
+use crate::threads;
 
 /// @noRd
 #[extendr]
@@ -30,18 +31,6 @@ fn procrustes_impl(x: RMatrix<f64>, y: RMatrix<f64>) -> Robj {
         )
         .into())
     })
-}
-
-/// Run `f` in a pool of `threads` threads (0 = rayon's default size).
-fn in_pool<T: Send>(threads: i32, f: impl FnOnce() -> Result<T> + Send) -> Result<T> {
-    let mut b = rayon::ThreadPoolBuilder::new();
-    if threads > 0 {
-        b = b.num_threads(threads as usize);
-    }
-    let pool = b
-        .build()
-        .map_err(|e| DpvaeError::Numeric(format!("could not start a thread pool: {e}")))?;
-    pool.install(f)
 }
 
 fn dim(v: i32, what: &str) -> Result<usize> {
@@ -191,7 +180,7 @@ fn moran_geary_impl(
             adjust_n: true,
         };
         let input = weights_input(&coords, k, &w_p, &w_j, &w_x, ncol)?;
-        let res = in_pool(num_threads, || {
+        let res = threads::in_pool(num_threads.max(0) as usize, || {
             let w = build_weights(input, ncol, style)?;
             moran_geary(&expr, &w, &opts)
         })?;
@@ -235,7 +224,7 @@ fn knn_impl(coords: RMatrix<f64>, k: i32, num_threads: i32) -> Robj {
     guarded(|| -> Result<Robj> {
         let k = dim(k, "k")?;
         let c = coords_view(&coords)?;
-        let nn = in_pool(num_threads, || knn_indices(c, k))?;
+        let nn = threads::in_pool(num_threads.max(0) as usize, || knn_indices(c, k))?;
         let m = RMatrix::new_matrix(nn.len(), k, |r, c| (nn[r][c] + 1) as i32);
         Ok(m.into())
     })
@@ -279,7 +268,7 @@ fn spatial_expression_correlation_impl(
             seed: seed as u64,
         };
         let c = coords_view(&coords)?;
-        let r = in_pool(num_threads, || {
+        let r = threads::in_pool(num_threads.max(0) as usize, || {
             spatial_expression_correlation(&expr, c, &opts)
         })?;
         Ok(list!(
@@ -307,7 +296,7 @@ fn distortion_impl(
 ) -> Robj {
     guarded(|| -> Result<Robj> {
         let (l, c) = (matrix_view(&latent)?, coords_view(&coords)?);
-        let d = in_pool(num_threads, || {
+        let d = threads::in_pool(num_threads.max(0) as usize, || {
             distortion(l, c, max_pairs as usize, seed as u64)
         })?;
         Ok(list!(

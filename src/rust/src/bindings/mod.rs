@@ -5,5 +5,6 @@ pub mod convert;
 pub mod geometry;
 pub mod interrupt;
 pub mod metrics;
+pub mod threads;
 pub mod torch;
 pub mod vae;

@@ -21,7 +21,7 @@ fn libtorch_info_impl() -> Robj {
 /// @noRd
 #[extendr]
 fn set_threads_impl(n: i32) {
-    if n > 0 {
+    if n > 0 && !crate::threads::single_thread_if_forked() {
         tch::set_num_threads(n);
     }
 }

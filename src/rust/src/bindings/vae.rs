@@ -171,6 +171,17 @@ fn fit_impl(
     })
 }
 
+/// How to encode new cells (from R as JSON).
+#[derive(serde::Deserialize)]
+struct PredictOptions {
+    /// Latent samples per cell for the spread (0 = none).
+    n_samples: usize,
+    seed: u64,
+    device: String,
+    /// libtorch threads (0 = leave as set).
+    num_threads: usize,
+}
+
 /// @noRd
 #[extendr]
 fn predict_impl(
@@ -178,24 +189,25 @@ fn predict_impl(
     config_json: &str,
     frame_json: &str,
     x: RMatrix<f64>,
-    n_samples: i32,
-    seed: f64,
-    device: &str,
+    options_json: &str,
 ) -> Robj {
     guarded(|| -> Result<Robj> {
-        let cfg = Config::from_json(config_json)
+        let opts: PredictOptions = serde_json::from_str(options_json)
+            .map_err(|e| DpvaeError::Input(format!("prediction settings: {e}")))?;
+        let mut cfg = Config::from_json(config_json)
             .map_err(|e| DpvaeError::Model(format!("stored settings: {e}")))?;
+        cfg.num_threads = opts.num_threads;
         let frame: Frame = serde_json::from_str(frame_json).map_err(|e| {
             DpvaeError::Model(format!("the stored coordinate frame is corrupt: {e}"))
         })?;
-        let device = parse_device(device)?;
+        let device = parse_device(&opts.device)?;
         let p = predict(
             &cfg,
             raw_bytes(&weights),
             &frame,
             matrix_view(&x)?,
-            n_samples.max(0) as usize,
-            seed as u64,
+            opts.n_samples,
+            opts.seed,
             device,
         )?;
         Ok(prediction_list(&p))

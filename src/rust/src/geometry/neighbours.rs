@@ -33,7 +33,7 @@ pub fn nearest_rows(
 ) -> Result<Neighbours> {
     check_inputs(query, reference, k, exclude_self)?;
     let pool = rayon::ThreadPoolBuilder::new()
-        .num_threads(threads)
+        .num_threads(crate::threads::usable(threads))
         .build()
         .map_err(|e| DpvaeError::Numeric(format!("could not start a thread pool: {e}")))?;
     let (nq, n_ref) = (query.nrows(), reference.nrows());

@@ -285,7 +285,7 @@ pub fn predict(
         )));
     }
     check_finite(&x, "the expression matrix")?;
-    let _exclusive = train::exclusive(0);
+    let _exclusive = train::exclusive(cfg.num_threads);
     let (mu, logvar, scale) = encode_f64(cfg, weights, &to_tensor(x), device)?;
     let latent = to_array(&mu)?;
     let coords = frame.to_reference(frame.latent_to_std(latent.view(), scale)?.view())?;

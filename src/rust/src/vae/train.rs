@@ -184,15 +184,38 @@ impl Monitor {
 /// A random order of `0..n` from libtorch's (seeded) generator.
 /// Exclusive use of libtorch's global state (generator, thread count) for one fit or
 /// prediction, so that a seed reproduces its result whatever else runs in the process; with
-/// `num_threads > 0` the thread count is set while the lock is held.
-pub fn exclusive(num_threads: usize) -> MutexGuard<'static, ()> {
-    let guard = RNG_LOCK
+/// `num_threads > 0` the thread count is set while the lock is held and restored when it is released
+/// (`num.threads` applies to one call). In a forked child everything runs on one thread (see `threads`).
+pub fn exclusive(num_threads: usize) -> Exclusive {
+    let lock = RNG_LOCK
         .lock()
         .unwrap_or_else(|poisoned| poisoned.into_inner());
-    if num_threads > 0 {
-        tch::set_num_threads(num_threads as i32);
+    if crate::threads::single_thread_if_forked() || num_threads == 0 {
+        return Exclusive {
+            _lock: lock,
+            restore: None,
+        };
     }
-    guard
+    let previous = tch::get_num_threads();
+    tch::set_num_threads(num_threads as i32);
+    Exclusive {
+        _lock: lock,
+        restore: Some(previous),
+    }
+}
+
+/// The lock of `exclusive()`; dropping it restores the thread count it changed.
+pub struct Exclusive {
+    _lock: MutexGuard<'static, ()>,
+    restore: Option<i32>,
+}
+
+impl Drop for Exclusive {
+    fn drop(&mut self) {
+        if let Some(n) = self.restore {
+            tch::set_num_threads(n);
+        }
+    }
 }
 
 fn permutation(n: usize) -> Vec<i64> {

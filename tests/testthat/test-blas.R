@@ -1,13 +1,5 @@
 # dpvae switches R's OpenBLAS away from generic fallback kernels when it loads (R/blas.R). A fresh R whose
 # OpenBLAS was started on its Prescott fallback stands in for a machine whose CPU OpenBLAS did not recognise.
-run_fresh_r <- function(code, env) {
-  script <- tempfile(fileext = ".R")
-  writeLines(code, script)
-  out <- suppressWarnings(system2(file.path(R.home("bin"), "Rscript"), script, stdout = TRUE, stderr = TRUE,
-                                  env = env))
-  unlink(script)
-  out
-}
 
 blas_probe <- c(
   'Sys.unsetenv("OPENBLAS_CORETYPE")',

@@ -1,14 +1,6 @@
 # Forked workers (mclapply, BiocParallel's MulticoreParam) after libtorch, OpenBLAS and rayon have run with
 # several threads in the parent used to hang forever (R/threads.R). Each probe runs in a fresh R with a time
 # limit, so a hang fails the test instead of stalling the suite.
-run_fresh_r <- function(code, timeout = 120) {
-  script <- tempfile(fileext = ".R")
-  writeLines(code, script)
-  out <- suppressWarnings(system2(file.path(R.home("bin"), "Rscript"), script, stdout = TRUE, stderr = TRUE,
-                                  timeout = timeout))
-  unlink(script)
-  out
-}
 
 fork_probe <- c(
   'suppressPackageStartupMessages({library(Matrix); library(dpvae)})',

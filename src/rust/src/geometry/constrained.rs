@@ -25,7 +25,7 @@ use super::smacof::{
 };
 use super::{
     align_similarity, check_anchored, check_coords, check_dissimilarity, check_weights, input_err,
-    std_slice,
+    std_slice, Dissim, Weights,
 };
 use crate::error::{DpvaeError, Result};
 
@@ -50,30 +50,18 @@ pub fn smacof_fixed_with_callback(
     opts: &SmacofOptions,
     cb: Callback,
 ) -> Result<SmacofResult> {
-    check_options(opts)?;
-    let d = check_dissimilarity(delta, "delta")?;
-    let n = d.n;
-    let p = opts.ndim;
-    let wts = check_weights(weights, n)?;
-    check_mask(fixed, n, "fixed")?;
-    check_coords(fixed_coords, n, p, "fixed_coords", Some(fixed))?;
-    if let Init::Given(g) = &opts.init {
-        check_coords(g.view(), n, p, "init", None)?;
-    }
-    let nk = fixed.iter().filter(|&&f| f).count();
-    if nk == 0 {
-        return Err(input_err(
-            "no point is fixed; use smacof() for an unconstrained solution",
-        ));
-    }
+    let (d, wts, norm) = check_anchored_inputs(
+        delta,
+        weights,
+        opts,
+        (fixed, "fixed"),
+        (fixed_coords, "fixed_coords"),
+        "no point is fixed",
+    )?;
+    let (n, p) = (d.n, opts.ndim);
     let ds = std_slice(&d.data)?;
     let w = weights_view(&wts)?;
-    let norm = weighted_norm(ds, &w, n);
-    if !(norm > 0.0) {
-        return Err(input_err(
-            "all dissimilarities with a positive weight are zero; there is nothing to scale",
-        ));
-    }
+    let nk = fixed.iter().filter(|&&f| f).count();
     let free: Vec<usize> = (0..n).filter(|&i| !fixed[i]).collect();
     let nf = free.len();
     let xk: Vec<f64> = (0..n)
@@ -175,35 +163,23 @@ pub fn smacof_penalized_with_callback(
     opts: &SmacofOptions,
     cb: Callback,
 ) -> Result<SmacofResult> {
-    check_options(opts)?;
     if !mu.is_finite() || mu <= 0.0 {
         return Err(input_err(format!(
             "`mu` must be a finite number > 0, got {mu}"
         )));
     }
-    let d = check_dissimilarity(delta, "delta")?;
-    let n = d.n;
-    let p = opts.ndim;
-    let wts = check_weights(weights, n)?;
-    check_mask(known, n, "known")?;
-    check_coords(known_coords, n, p, "known_coords", Some(known))?;
-    if let Init::Given(g) = &opts.init {
-        check_coords(g.view(), n, p, "init", None)?;
-    }
-    let nk = known.iter().filter(|&&f| f).count();
-    if nk == 0 {
-        return Err(input_err(
-            "no point has known coordinates; use smacof() for an unconstrained solution",
-        ));
-    }
+    let (d, wts, norm) = check_anchored_inputs(
+        delta,
+        weights,
+        opts,
+        (known, "known"),
+        (known_coords, "known_coords"),
+        "no point has known coordinates",
+    )?;
+    let (n, p) = (d.n, opts.ndim);
     let ds = std_slice(&d.data)?;
     let w = weights_view(&wts)?;
-    let norm = weighted_norm(ds, &w, n);
-    if !(norm > 0.0) {
-        return Err(input_err(
-            "all dissimilarities with a positive weight are zero; there is nothing to scale",
-        ));
-    }
+    let nk = known.iter().filter(|&&f| f).count();
     let target: Vec<f64> = (0..n)
         .flat_map(|i| (0..p).map(move |k| (i, k)))
         .map(|(i, k)| if known[i] { known_coords[[i, k]] } else { 0.0 })
@@ -267,6 +243,40 @@ fn check_mask(mask: &[bool], n: usize, name: &str) -> Result<()> {
         )));
     }
     Ok(())
+}
+
+/// The checks both constrained fits share: options, dissimilarities, weights, the mask of points with
+/// coordinates and those coordinates, a given start, at least one anchored point (`no_anchor`: what to say
+/// otherwise) and something to scale. Returns the dissimilarities, weights and their weighted norm.
+fn check_anchored_inputs<'d, 'w>(
+    delta: ArrayView2<'d, f64>,
+    weights: Option<ArrayView2<'w, f64>>,
+    opts: &SmacofOptions,
+    (mask, mask_name): (&[bool], &str),
+    (coords, coords_name): (ArrayView2<f64>, &str),
+    no_anchor: &str,
+) -> Result<(Dissim<'d>, Weights<'w>, f64)> {
+    check_options(opts)?;
+    let d = check_dissimilarity(delta, "delta")?;
+    let (n, p) = (d.n, opts.ndim);
+    let wts = check_weights(weights, n)?;
+    check_mask(mask, n, mask_name)?;
+    check_coords(coords, n, p, coords_name, Some(mask))?;
+    if let Init::Given(g) = &opts.init {
+        check_coords(g.view(), n, p, "init", None)?;
+    }
+    if !mask.iter().any(|&f| f) {
+        return Err(input_err(format!(
+            "{no_anchor}; use smacof() for an unconstrained solution"
+        )));
+    }
+    let norm = weighted_norm(std_slice(&d.data)?, &weights_view(&wts)?, n);
+    if !(norm > 0.0) {
+        return Err(input_err(
+            "all dissimilarities with a positive weight are zero; there is nothing to scale",
+        ));
+    }
+    Ok((d, wts, norm))
 }
 
 #[allow(clippy::too_many_arguments)]

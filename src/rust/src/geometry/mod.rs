@@ -100,7 +100,6 @@ pub(crate) fn check_dissimilarity<'a>(
         max = max.max(v);
     }
     let tol = SYM_TOL * max;
-    let mut exact = true;
     for i in 0..n {
         let d = delta[[i, i]];
         if d > tol {
@@ -109,11 +108,23 @@ pub(crate) fn check_dissimilarity<'a>(
                 i + 1
             )));
         }
-        if d != 0.0 {
-            exact = false;
-        }
+    }
+    let exact = check_symmetric(delta, tol, name)? && (0..n).all(|i| delta[[i, i]] == 0.0);
+    let data = if exact {
+        standard(delta)
+    } else {
+        symmetrised(delta)
+    };
+    Ok(Dissim { data, n })
+}
+
+/// Whether `m` is exactly symmetric; an error naming the first pair that differs by more than `tol`.
+fn check_symmetric(m: ArrayView2<'_, f64>, tol: f64, name: &str) -> Result<bool> {
+    let n = m.nrows();
+    let mut exact = true;
+    for i in 0..n {
         for j in (i + 1)..n {
-            let (a, b) = (delta[[i, j]], delta[[j, i]]);
+            let (a, b) = (m[[i, j]], m[[j, i]]);
             if (a - b).abs() > tol {
                 return Err(input_err(format!(
                     "`{name}` must be symmetric: entries [{}, {}] = {a} and [{}, {}] = {b} differ",
@@ -123,25 +134,24 @@ pub(crate) fn check_dissimilarity<'a>(
                     i + 1
                 )));
             }
-            if a != b {
-                exact = false;
-            }
+            exact &= a == b;
         }
     }
-    let data = if exact {
-        standard(delta)
-    } else {
-        let mut s = Array2::<f64>::zeros((n, n));
-        for i in 0..n {
-            for j in (i + 1)..n {
-                let v = 0.5 * (delta[[i, j]] + delta[[j, i]]);
-                s[[i, j]] = v;
-                s[[j, i]] = v;
-            }
+    Ok(exact)
+}
+
+/// (m + mᵀ) / 2 with a zero diagonal, owned.
+fn symmetrised<'a>(m: ArrayView2<'_, f64>) -> CowArray<'a, f64, Ix2> {
+    let n = m.nrows();
+    let mut s = Array2::<f64>::zeros((n, n));
+    for i in 0..n {
+        for j in (i + 1)..n {
+            let v = 0.5 * (m[[i, j]] + m[[j, i]]);
+            s[[i, j]] = v;
+            s[[j, i]] = v;
         }
-        CowArray::from(s)
-    };
-    Ok(Dissim { data, n })
+    }
+    CowArray::from(s)
 }
 
 /// Validated weights.
@@ -184,46 +194,13 @@ pub(crate) fn check_weights<'a>(w: Option<ArrayView2<'a, f64>>, n: usize) -> Res
             "`weights` are all zero off the diagonal; give some pairs a positive weight",
         ));
     }
-    let tol = SYM_TOL * max;
-    let mut exact = true;
+    let exact = check_symmetric(w, SYM_TOL * max, "weights")?;
     let first = w[[0, 1]];
-    let mut uniform = true;
-    for i in 0..n {
-        for j in (i + 1)..n {
-            let (a, b) = (w[[i, j]], w[[j, i]]);
-            if (a - b).abs() > tol {
-                return Err(input_err(format!(
-                    "`weights` must be symmetric: entries [{}, {}] = {a} and [{}, {}] = {b} differ",
-                    i + 1,
-                    j + 1,
-                    j + 1,
-                    i + 1
-                )));
-            }
-            if a != b {
-                exact = false;
-            }
-            if a != first || b != first {
-                uniform = false;
-            }
-        }
-    }
+    let uniform = w.indexed_iter().all(|((i, j), &v)| i == j || v == first);
     if uniform {
         return Ok(Weights::Uniform(first));
     }
-    let data = if exact {
-        standard(w)
-    } else {
-        let mut s = Array2::<f64>::zeros((n, n));
-        for i in 0..n {
-            for j in (i + 1)..n {
-                let v = 0.5 * (w[[i, j]] + w[[j, i]]);
-                s[[i, j]] = v;
-                s[[j, i]] = v;
-            }
-        }
-        CowArray::from(s)
-    };
+    let data = if exact { standard(w) } else { symmetrised(w) };
     Ok(Weights::Dense(data))
 }
 

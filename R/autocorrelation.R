@@ -155,10 +155,9 @@ autocorrelation_verb <- function(stats, x, coords, k, weights, style, randomisat
     style_used <- style %||% ""
   }
   seed <- metric_seed(seed, n_perm > 0, call = call)
-  a <- expr_args(inp$expr)
-  res <- rust_result(moran_geary_impl(a$dense, a$p, a$i, a$x, a$nrow, a$ncol, w$coords, w$k, w$p, w$j, w$x,
-                                      style_used, as.integer(n_perm), seed, alternative, threads),
-                     call = call)
+  settings <- list(style = style_used, n_perm = as.integer(n_perm), seed = seed, alternative = alternative,
+                   num_threads = threads)
+  res <- rust_result(moran_geary_impl(expr_args(inp$expr), w, as_json(settings)), call = call)
   genes <- rownames(inp$expr)
   one <- function(s) {
     r <- res[[s]]

@@ -22,8 +22,8 @@ rust_result <- function(res, call = sys.call(-1)) {
 }
 
 check_number <- function(x, name, min = -Inf, max = Inf, integer = FALSE, call = rlang_caller()) {
-  # whole numbers travel to Rust as 32-bit integers
-  if (integer) max <- min(max, .Machine$integer.max)
+  # whole numbers travel to Rust as 32-bit integers unless the caller says otherwise
+  if (integer && missing(max)) max <- .Machine$integer.max
   ok <- is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) && x >= min && x <= max &&
     (!integer || x == round(x))
   if (!ok) {

@@ -15,8 +15,9 @@ predict_impl <- function(weights, config_json, frame_json, x, options_json) .Cal
 procrustes_impl <- function(x, y) .Call(wrap__procrustes_impl, x, y)
 
 #' Moran's I and Geary's C of every gene with spdep's tests; one numeric vector per field.
+#' `weights`: list(coords, k) for kNN weights (k > 0), or list(k = 0, p, j, x) in CSR form.
 #' @noRd
-moran_geary_impl <- function(dense, p, i, x, nrow, ncol, coords, k, w_p, w_j, w_x, style, n_perm, seed, alt, num_threads) .Call(wrap__moran_geary_impl, dense, p, i, x, nrow, ncol, coords, k, w_p, w_j, w_x, style, n_perm, seed, alt, num_threads)
+moran_geary_impl <- function(expression, weights, settings_json) .Call(wrap__moran_geary_impl, expression, weights, settings_json)
 
 #' 1-based kNN indices (n × k integer matrix), as spdep's `knearneigh(coords, k)$nn`.
 #' @noRd
@@ -24,7 +25,7 @@ knn_impl <- function(coords, k, num_threads) .Call(wrap__knn_impl, coords, k, nu
 
 #' Correlation of spatial distance and expression dissimilarity (paper Fig. 2).
 #' @noRd
-spatial_expression_correlation_impl <- function(dense, p, i, x, nrow, ncol, coords, dissimilarity, max_cells, n_pairs, n_perm, seed, num_threads) .Call(wrap__spatial_expression_correlation_impl, dense, p, i, x, nrow, ncol, coords, dissimilarity, max_cells, n_pairs, n_perm, seed, num_threads)
+spatial_expression_correlation_impl <- function(expression, coords, settings_json) .Call(wrap__spatial_expression_correlation_impl, expression, coords, settings_json)
 
 #' Distortion / bi-Lipschitz constants of latent vs spatial distances.
 #' @noRd
@@ -37,10 +38,10 @@ libtorch_info_impl <- function() .Call(wrap__libtorch_info_impl)
 set_threads_impl <- function(n) .Call(wrap__set_threads_impl, n)
 
 #' @noRd
-smacof_impl <- function(delta, weights, init_kind, init, fixed, mu, ndim, max_iter, eps, n_init, seed, progress, report_every) .Call(wrap__smacof_impl, delta, weights, init_kind, init, fixed, mu, ndim, max_iter, eps, n_init, seed, progress, report_every)
+smacof_impl <- function(delta, weights, init, fixed, progress, settings_json) .Call(wrap__smacof_impl, delta, weights, init, fixed, progress, settings_json)
 
 #' @noRd
-impute_impl <- function(latent_new, latent_fixed, fixed_coords, scale, frame_json, max_landmarks, k, max_iter, eps, refine_max, refine_iter, seed, progress, verbose) .Call(wrap__impute_impl, latent_new, latent_fixed, fixed_coords, scale, frame_json, max_landmarks, k, max_iter, eps, refine_max, refine_iter, seed, progress, verbose)
+impute_impl <- function(latent_new, latent_fixed, fixed_coords, frame_json, progress, settings_json) .Call(wrap__impute_impl, latent_new, latent_fixed, fixed_coords, frame_json, progress, settings_json)
 
 #' `k` nearest reference rows of each query row (latent space): list(index = 1-based integer
 #' matrix, distance = double matrix), rows sorted by distance. `exclude_self`: leave-one-out

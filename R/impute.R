@@ -140,12 +140,13 @@ impute_cells <- function(latent, coords, model, opts, verbose = FALSE, call = rl
       TRUE
     }, error = function(e) TRUE) # a display problem must not stop the work (FALSE means Ctrl-C)
   }
+  settings <- list(scale = as.double(model$scale), max_landmarks = as.integer(opts$max_landmarks), k = as.integer(k),
+                   max_iter = as.integer(opts$max_iter), eps = as.double(opts$eps),
+                   refine_max = if (isTRUE(refine)) .Machine$integer.max else 0L, refine_iter = 300L,
+                   seed = as.double(opts$seed), verbose = isTRUE(verbose))
   res <- rust_result(impute_impl(latent[!known, , drop = FALSE], latent[known, , drop = FALSE],
-                                 unname(coords[known, , drop = FALSE]), as.double(model$scale), model$frame_json,
-                                 as.integer(opts$max_landmarks), as.integer(k),
-                                 as.integer(opts$max_iter), as.double(opts$eps),
-                                 if (isTRUE(refine)) .Machine$integer.max else 0L, 300L,
-                                 as.double(opts$seed), progress, isTRUE(verbose)), call = call)
+                                 unname(coords[known, , drop = FALSE]), model$frame_json, progress,
+                                 as_json(settings)), call = call)
   if (!is.null(bar)) cli::cli_progress_done(id = bar, .envir = env)
   stress1[!known] <- res$stress1
   dimnames(res$coords) <- list(rownames(coords)[!known], colnames(coords))

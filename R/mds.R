@@ -123,9 +123,10 @@ smacof <- function(delta, weights = NULL, init = NULL, fixed = NULL, ndim = 2, .
     tryCatch(cli::cli_inform("SMACOF update {iteration}: objective {signif(stress, 6)}"), error = function(e) NULL)
     TRUE
   }
-  res <- rust_result(smacof_impl(delta, weights, init_kind, init, fixed_int, if (is.null(mu)) 0 else mu,
-                                 as.integer(ndim), as.integer(max_iter), as.double(eps), as.integer(n_init),
-                                 as.double(seed), progress, report_every), call = call)
+  settings <- list(init_kind = init_kind, mu = if (is.null(mu)) 0 else mu, ndim = as.integer(ndim),
+                   max_iter = as.integer(max_iter), eps = as.double(eps), n_init = as.integer(n_init),
+                   seed = as.double(seed), report_every = report_every)
+  res <- rust_result(smacof_impl(delta, weights, init, fixed_int, progress, as_json(settings)), call = call)
   dimnames(res$coords) <- list(rownames(delta), paste0("D", seq_len(ndim)))
   res$fixed <- if (is.null(fixed)) rep(FALSE, n) else fixed
   if (!is.null(fixed) && is.null(mu)) {

@@ -303,10 +303,9 @@ spatial_expression_correlation <- function(x, coords = NULL, dissimilarity = c("
   inp <- metric_input(x, coords, features = features, assay = assay, layer = layer, assay.type = assay.type)
   n <- ncol(inp$expr)
   seed <- metric_seed(seed, n_perm > 0 || n > max_cells)
-  a <- expr_args(inp$expr)
-  res <- rust_result(spatial_expression_correlation_impl(
-    a$dense, a$p, a$i, a$x, a$nrow, a$ncol, inp$coords, dissimilarity, as.numeric(max_cells),
-    as.numeric(n_pairs), as.integer(n_perm), seed, threads))
+  settings <- list(dissimilarity = dissimilarity, max_cells = max_cells, n_pairs = n_pairs, n_perm = as.integer(n_perm),
+                   seed = seed, num_threads = threads)
+  res <- rust_result(spatial_expression_correlation_impl(expr_args(inp$expr), inp$coords, as_json(settings)))
   for (nm in c("p_value_pearson", "p_value_spearman")) if (is.nan(res[[nm]])) res[[nm]] <- NA_real_
   res <- c(res, list(n_perm = as.integer(n_perm), dissimilarity = dissimilarity, n_cells = n,
                      n_genes = nrow(inp$expr)))

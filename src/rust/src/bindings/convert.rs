@@ -24,3 +24,25 @@ pub fn raw_bytes(r: &Raw) -> &[u8] {
 pub fn one_based(idx: &[usize]) -> Vec<i32> {
     idx.iter().map(|&i| i as i32 + 1).collect()
 }
+
+/// Settings sent from R as JSON (`as_json()`), parsed with serde, so bindings keep short signatures.
+pub fn settings<T: serde::de::DeserializeOwned>(json: &str, what: &str) -> Result<T> {
+    serde_json::from_str(json).map_err(|e| DpvaeError::Input(format!("{what} settings: {e}")))
+}
+
+/// The elements of a named R list, to be taken out by name (`Fields::take`; missing = NULL).
+pub struct Fields(std::collections::HashMap<String, Robj>);
+
+impl Fields {
+    pub fn of(list: List) -> Self {
+        Fields(
+            list.iter()
+                .map(|(name, value)| (name.to_string(), value))
+                .collect(),
+        )
+    }
+
+    pub fn take(&mut self, name: &str) -> Robj {
+        self.0.remove(name).unwrap_or_else(|| ().into())
+    }
+}

@@ -4,7 +4,7 @@ use extendr_api::prelude::*;
 use ndarray::Array2;
 
 use super::conditions::guarded;
-use super::convert::{matrix_view, one_based, to_rmatrix};
+use super::convert::{matrix_view, one_based, settings, to_rmatrix};
 use super::interrupt::interrupted;
 use crate::error::{DpvaeError, Result};
 use crate::geometry::constrained::{smacof_fixed_with_callback, smacof_penalized_with_callback};
@@ -29,32 +29,41 @@ fn count(x: i32, name: &str) -> Result<usize> {
     usize::try_from(x).map_err(|_| DpvaeError::Input(format!("`{name}` must be >= 0, got {x}")))
 }
 
+/// How `smacof_impl` runs (from R as JSON).
+#[derive(serde::Deserialize)]
+struct SmacofSettings {
+    /// "classical", "random" or "given" (then `init` is the matrix).
+    init_kind: String,
+    /// Penalty weight of the known rows; 0 = hard constraint.
+    mu: f64,
+    ndim: usize,
+    max_iter: usize,
+    eps: f64,
+    n_init: usize,
+    seed: u64,
+    /// Call `progress` every this many updates (0 = never).
+    report_every: usize,
+}
+
 /// @noRd
 #[extendr]
-#[allow(clippy::too_many_arguments)]
 fn smacof_impl(
     delta: RMatrix<f64>,
     weights: Robj,
-    init_kind: &str,
     init: Robj,
     fixed: &[i32],
-    mu: f64,
-    ndim: i32,
-    max_iter: i32,
-    eps: f64,
-    n_init: i32,
-    seed: f64,
     progress: Function,
-    report_every: i32,
+    settings_json: &str,
 ) -> Robj {
     guarded(|| -> Result<Robj> {
+        let set: SmacofSettings = settings(settings_json, "SMACOF")?;
         let weights = opt_matrix(&weights, "weights")?;
         let init = opt_matrix(&init, "init")?;
         let init_view = match &init {
             Some(m) => Some(matrix_view(m)?),
             None => None,
         };
-        let start = match (init_kind, &init_view) {
+        let start = match (set.init_kind.as_str(), &init_view) {
             ("given", Some(v)) if v.iter().all(|x| x.is_finite()) => Init::Given(v.to_owned()),
             ("given", Some(_)) | ("classical", _) => Init::Classical,
             ("random", _) => Init::Random,
@@ -65,14 +74,14 @@ fn smacof_impl(
             }
         };
         let opts = SmacofOptions {
-            ndim: count(ndim, "ndim")?,
-            max_iter: count(max_iter, "max_iter")?,
-            eps,
-            n_init: count(n_init, "n_init")?,
-            seed: seed as u64,
+            ndim: set.ndim,
+            max_iter: set.max_iter,
+            eps: set.eps,
+            n_init: set.n_init,
+            seed: set.seed,
             init: start,
         };
-        let every = count(report_every, "report_every")?;
+        let (every, mu) = (set.report_every, set.mu);
         let mut cb = |it: usize, stress: f64| -> bool {
             if it % CHECK_EVERY == 0 && interrupted() {
                 return false;
@@ -116,39 +125,47 @@ fn smacof_impl(
     })
 }
 
+/// How `impute_impl` places cells (from R as JSON; see `ImputeOptions`).
+#[derive(serde::Deserialize)]
+struct ImputeSettings {
+    /// The model's learned scale c (latent distance per standardised spatial unit).
+    scale: f64,
+    max_landmarks: usize,
+    k: usize,
+    max_iter: usize,
+    eps: f64,
+    refine_max: usize,
+    refine_iter: usize,
+    seed: u64,
+    verbose: bool,
+}
+
 /// @noRd
 #[extendr]
-#[allow(clippy::too_many_arguments)]
 fn impute_impl(
     latent_new: RMatrix<f64>,
     latent_fixed: RMatrix<f64>,
     fixed_coords: RMatrix<f64>,
-    scale: f64,
     frame_json: &str,
-    max_landmarks: i32,
-    k: i32,
-    max_iter: i32,
-    eps: f64,
-    refine_max: i32,
-    refine_iter: i32,
-    seed: f64,
     progress: Function,
-    verbose: bool,
+    settings_json: &str,
 ) -> Robj {
     guarded(|| -> Result<Robj> {
+        let set: ImputeSettings = settings(settings_json, "imputation")?;
         let frame: Frame = serde_json::from_str(frame_json).map_err(|e| {
             DpvaeError::Model(format!("the stored coordinate frame is corrupt: {e}"))
         })?;
         let opts = ImputeOptions {
-            max_landmarks: count(max_landmarks, "max_landmarks")?,
-            k: count(k, "k")?,
-            max_iter: count(max_iter, "max_iter")?,
-            eps,
-            refine_max: count(refine_max, "refine_max")?,
-            refine_iter: count(refine_iter, "refine_iter")?,
-            seed: seed as u64,
+            max_landmarks: set.max_landmarks,
+            k: set.k,
+            max_iter: set.max_iter,
+            eps: set.eps,
+            refine_max: set.refine_max,
+            refine_iter: set.refine_iter,
+            seed: set.seed,
             ..ImputeOptions::default()
         };
+        let (scale, verbose) = (set.scale, set.verbose);
         let mut cb = |done: usize, total: usize| -> bool {
             if interrupted() {
                 return false;

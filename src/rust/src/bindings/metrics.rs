@@ -8,7 +8,7 @@ use extendr_api::prelude::*;
 use ndarray::{ArrayView2, ShapeBuilder};
 
 use super::conditions::guarded;
-use super::convert::{matrix_view, to_rmatrix};
+use super::convert::{matrix_view, settings, to_rmatrix, Fields};
 use crate::error::{DpvaeError, Result};
 use crate::metrics::autocorrelation::{moran_geary, Alternative, AutocorrOptions, GeneMatrix};
 use crate::metrics::correlation::{
@@ -37,32 +37,57 @@ fn dim(v: i32, what: &str) -> Result<usize> {
     usize::try_from(v).map_err(|_| DpvaeError::Input(format!("{what} must be >= 0, got {v}")))
 }
 
-/// The genes × cells expression: `dense` (a double vector of length nrow·ncol, column-major)
-/// when it is not NULL, else the dgCMatrix slots `p`, `i`, `x`.
-fn gene_matrix<'a>(
-    dense: &'a Robj,
-    p: &'a Robj,
-    i: &'a Robj,
-    x: &'a Robj,
+/// The genes × cells expression as R's `expr_args()` sends it: `dense` (a double matrix, column-major) when
+/// it is not NULL, else the dgCMatrix slots `p`, `i`, `x`; and `nrow`, `ncol`.
+struct ExpressionArgs {
+    dense: Robj,
+    p: Robj,
+    i: Robj,
+    x: Robj,
     nrow: usize,
     ncol: usize,
-) -> Result<GeneMatrix<'a>> {
-    if !dense.is_null() {
-        let s = dense.as_real_slice().ok_or_else(|| {
-            DpvaeError::Input("expression must be a double matrix or a dgCMatrix".into())
-        })?;
-        let v = ArrayView2::from_shape((nrow, ncol).f(), s)
-            .map_err(|e| DpvaeError::Input(format!("not a valid expression matrix: {e}")))?;
-        return Ok(GeneMatrix::Dense(v));
+}
+
+impl ExpressionArgs {
+    fn from_list(list: List) -> Result<Self> {
+        let mut fields = Fields::of(list);
+        let mut take = |name: &str| fields.take(name);
+        let size = |v: Robj, what: &str| -> Result<usize> {
+            v.as_integer()
+                .and_then(|n| usize::try_from(n).ok())
+                .or_else(|| v.as_real().filter(|n| *n >= 0.0).map(|n| n as usize))
+                .ok_or_else(|| DpvaeError::Input(format!("expression: `{what}` must be a count")))
+        };
+        let (nrow, ncol) = (size(take("nrow"), "nrow")?, size(take("ncol"), "ncol")?);
+        Ok(ExpressionArgs {
+            dense: take("dense"),
+            p: take("p"),
+            i: take("i"),
+            x: take("x"),
+            nrow,
+            ncol,
+        })
     }
-    let bad = || DpvaeError::Input("expression: invalid dgCMatrix slots".into());
-    Ok(GeneMatrix::SparseCsc {
-        nrow,
-        ncol,
-        p: p.as_integer_slice().ok_or_else(bad)?,
-        i: i.as_integer_slice().ok_or_else(bad)?,
-        x: x.as_real_slice().ok_or_else(bad)?,
-    })
+
+    /// A view of the expression (no copy).
+    fn view(&self) -> Result<GeneMatrix<'_>> {
+        if !self.dense.is_null() {
+            let s = self.dense.as_real_slice().ok_or_else(|| {
+                DpvaeError::Input("expression must be a double matrix or a dgCMatrix".into())
+            })?;
+            let v = ArrayView2::from_shape((self.nrow, self.ncol).f(), s)
+                .map_err(|e| DpvaeError::Input(format!("not a valid expression matrix: {e}")))?;
+            return Ok(GeneMatrix::Dense(v));
+        }
+        let bad = || DpvaeError::Input("expression: invalid dgCMatrix slots".into());
+        Ok(GeneMatrix::SparseCsc {
+            nrow: self.nrow,
+            ncol: self.ncol,
+            p: self.p.as_integer_slice().ok_or_else(bad)?,
+            i: self.i.as_integer_slice().ok_or_else(bad)?,
+            x: self.x.as_real_slice().ok_or_else(bad)?,
+        })
+    }
 }
 
 fn coords_view(c: &RMatrix<f64>) -> Result<ArrayView2<'_, f64>> {
@@ -82,9 +107,7 @@ enum WeightsInput<'a> {
 fn weights_input<'a>(
     coords: &'a Robj,
     k: i32,
-    w_p: &Robj,
-    w_j: &Robj,
-    w_x: &Robj,
+    [w_p, w_j, w_x]: [&Robj; 3],
     n: usize,
 ) -> Result<WeightsInput<'a>> {
     if k > 0 {
@@ -148,40 +171,40 @@ fn alternative(a: &str) -> Result<Alternative> {
     }
 }
 
+/// How `moran_geary_impl` tests (from R as JSON).
+#[derive(serde::Deserialize)]
+struct AutocorrelationSettings {
+    /// "B" binary, "W" row-standardised, "" as given.
+    style: String,
+    n_perm: usize,
+    seed: u64,
+    alternative: String,
+    /// 0 = rayon's default.
+    num_threads: usize,
+}
+
 /// Moran's I and Geary's C of every gene with spdep's tests; one numeric vector per field.
+/// `weights`: list(coords, k) for kNN weights (k > 0), or list(k = 0, p, j, x) in CSR form.
 /// @noRd
 #[extendr]
-#[allow(clippy::too_many_arguments)]
-fn moran_geary_impl(
-    dense: Robj,
-    p: Robj,
-    i: Robj,
-    x: Robj,
-    nrow: i32,
-    ncol: i32,
-    coords: Robj,
-    k: i32,
-    w_p: Robj,
-    w_j: Robj,
-    w_x: Robj,
-    style: &str,
-    n_perm: i32,
-    seed: f64,
-    alt: &str,
-    num_threads: i32,
-) -> Robj {
+fn moran_geary_impl(expression: List, weights: List, settings_json: &str) -> Robj {
     guarded(|| -> Result<Robj> {
-        let (nrow, ncol) = (dim(nrow, "nrow")?, dim(ncol, "ncol")?);
-        let expr = gene_matrix(&dense, &p, &i, &x, nrow, ncol)?;
+        let args = ExpressionArgs::from_list(expression)?;
+        let expr = args.view()?;
+        let set: AutocorrelationSettings = settings(settings_json, "autocorrelation")?;
         let opts = AutocorrOptions {
-            n_perm: dim(n_perm, "n_perm")?,
-            seed: seed as u64,
-            alternative: alternative(alt)?,
+            n_perm: set.n_perm,
+            seed: set.seed,
+            alternative: alternative(&set.alternative)?,
             adjust_n: true,
         };
-        let input = weights_input(&coords, k, &w_p, &w_j, &w_x, ncol)?;
-        let res = threads::in_pool(num_threads.max(0) as usize, || {
-            let w = build_weights(input, ncol, style)?;
+        let mut w = Fields::of(weights);
+        let mut take = |name: &str| w.take(name);
+        let (coords, k) = (take("coords"), take("k").as_integer().unwrap_or(0));
+        let csr = [take("p"), take("j"), take("x")];
+        let input = weights_input(&coords, k, [&csr[0], &csr[1], &csr[2]], args.ncol)?;
+        let res = threads::in_pool(set.num_threads, || {
+            let w = build_weights(input, args.ncol, &set.style)?;
             moran_geary(&expr, &w, &opts)
         })?;
         let col = |f: &dyn Fn(&crate::metrics::autocorrelation::GeneAutocorr) -> f64| {
@@ -230,30 +253,32 @@ fn knn_impl(coords: RMatrix<f64>, k: i32, num_threads: i32) -> Robj {
     })
 }
 
+/// How `spatial_expression_correlation_impl` samples and tests (from R as JSON).
+#[derive(serde::Deserialize)]
+struct CorrelationSettings {
+    /// "pearson" (1 - Pearson r) or "euclidean".
+    dissimilarity: String,
+    max_cells: usize,
+    n_pairs: usize,
+    n_perm: usize,
+    seed: u64,
+    num_threads: usize,
+}
+
 /// Correlation of spatial distance and expression dissimilarity (paper Fig. 2).
 /// @noRd
 #[extendr]
-#[allow(clippy::too_many_arguments)]
 fn spatial_expression_correlation_impl(
-    dense: Robj,
-    p: Robj,
-    i: Robj,
-    x: Robj,
-    nrow: i32,
-    ncol: i32,
+    expression: List,
     coords: RMatrix<f64>,
-    dissimilarity: &str,
-    max_cells: f64,
-    n_pairs: f64,
-    n_perm: i32,
-    seed: f64,
-    num_threads: i32,
+    settings_json: &str,
 ) -> Robj {
     guarded(|| -> Result<Robj> {
-        let (nrow, ncol) = (dim(nrow, "nrow")?, dim(ncol, "ncol")?);
-        let expr = gene_matrix(&dense, &p, &i, &x, nrow, ncol)?;
+        let args = ExpressionArgs::from_list(expression)?;
+        let expr = args.view()?;
+        let set: CorrelationSettings = settings(settings_json, "correlation")?;
         let opts = CorrelationOptions {
-            dissimilarity: match dissimilarity {
+            dissimilarity: match set.dissimilarity.as_str() {
                 "pearson" => Dissimilarity::Pearson,
                 "euclidean" => Dissimilarity::Euclidean,
                 d => {
@@ -262,13 +287,13 @@ fn spatial_expression_correlation_impl(
                     )))
                 }
             },
-            max_cells: max_cells as usize,
-            n_pairs: n_pairs as usize,
-            n_perm: dim(n_perm, "n_perm")?,
-            seed: seed as u64,
+            max_cells: set.max_cells,
+            n_pairs: set.n_pairs,
+            n_perm: set.n_perm,
+            seed: set.seed,
         };
         let c = coords_view(&coords)?;
-        let r = threads::in_pool(num_threads.max(0) as usize, || {
+        let r = threads::in_pool(set.num_threads, || {
             spatial_expression_correlation(&expr, c, &opts)
         })?;
         Ok(list!(

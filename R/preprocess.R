@@ -2,8 +2,6 @@
 # library-size normalisation + log1p (for counts), top variable genes, per-gene standardisation.
 # Sparse input stays sparse until the selected genes are densified.
 
-is_expression <- function(x) is.matrix(x) || methods::is(x, "dgCMatrix") || methods::is(x, "Matrix")
-
 as_expression <- function(x, call = rlang_caller()) {
   if (methods::is(x, "Matrix") && !methods::is(x, "dgCMatrix")) x <- methods::as(x, "CsparseMatrix")
   if (is.data.frame(x)) x <- as.matrix(x)

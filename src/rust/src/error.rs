@@ -71,6 +71,18 @@ pub fn libtorch_message(raw: &str) -> String {
 
 pub type Result<T> = std::result::Result<T, DpvaeError>;
 
+/// An input error at the first NA, NaN or Inf of `a` (`what` names it in the message, e.g. "`coords`").
+pub fn check_finite(a: ndarray::ArrayView2<f64>, what: &str) -> Result<()> {
+    match a.indexed_iter().find(|(_, v)| !v.is_finite()) {
+        Some(((i, j), v)) => Err(DpvaeError::Input(format!(
+            "{what} contains {v} (first at row {}, column {}); remove or impute those values",
+            i + 1,
+            j + 1
+        ))),
+        None => Ok(()),
+    }
+}
+
 /// Runs `f`; a panic (an invariant broken inside tch or libtorch) becomes a `Libtorch` error,
 /// so R gets a classed condition rather than extendr's plain one.
 pub fn catch_panic<T>(f: impl FnOnce() -> Result<T>) -> Result<T> {

@@ -6,6 +6,7 @@ pub mod blas;
 pub mod error;
 pub mod geometry;
 pub mod metrics;
+pub mod rng;
 pub mod threads;
 pub mod vae;
 

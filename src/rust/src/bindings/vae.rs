@@ -19,7 +19,6 @@ fn prediction_list(p: &Prediction) -> Robj {
     list!(
         uncertainty = uncertainty,
         latent = to_rmatrix(&p.latent),
-        logvar = to_rmatrix(&p.logvar),
         coords = to_rmatrix(&p.coords)
     )
     .into()

@@ -9,8 +9,9 @@ use nalgebra::{DMatrix, SymmetricEigen};
 use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
-use super::{check_dissimilarity, input_err, std_slice, SplitMix64};
+use super::{check_dissimilarity, input_err, std_slice};
 use crate::error::Result;
+use crate::rng::SeededRng;
 
 /// Problems up to this size are solved with a dense symmetric eigendecomposition.
 const DENSE_MAX: usize = 256;
@@ -137,7 +138,7 @@ fn subspace_eigen(delta: &[f64], n: usize, ndim: usize, block: usize) -> (Vec<f6
     const MAX_SWEEPS: usize = 500;
     const TOL: f64 = 1e-10;
     const RES_TOL: f64 = 1e-9;
-    let mut rng = SplitMix64::new(0x5EED_C1A5_51CA_1000 ^ n as u64);
+    let mut rng = SeededRng::new(0x5EED_C1A5_51CA_1000 ^ n as u64);
     let mut q0: Vec<f64> = (0..n * block).map(|_| rng.normal()).collect();
     center_columns(&mut q0, n);
     let mut q = orthonormalise(&q0, n, block);

@@ -322,7 +322,7 @@ mod tests {
     use super::*;
     use crate::error::DpvaeError;
     use crate::geometry::testutil::*;
-    use crate::geometry::SplitMix64;
+    use crate::rng::SeededRng;
     use nalgebra::DMatrix;
     use ndarray::Array2;
 
@@ -335,7 +335,7 @@ mod tests {
     }
 
     fn random_weights(n: usize, seed: u64, zero_frac: f64) -> Array2<f64> {
-        let mut rng = SplitMix64::new(seed);
+        let mut rng = SeededRng::new(seed);
         let mut w = Array2::<f64>::zeros((n, n));
         for i in 0..n {
             for j in (i + 1)..n {

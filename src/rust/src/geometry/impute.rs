@@ -18,9 +18,10 @@ use ndarray::{s, Array2, ArrayView2};
 use super::smacof::{Init, SmacofOptions};
 use super::{
     constrained::smacof_fixed_with_callback, input_err, place_points_latent_detailed,
-    place_points_weighted_fn, Placement, SplitMix64,
+    place_points_weighted_fn, Placement,
 };
-use crate::error::{DpvaeError, Result};
+use crate::error::{check_finite, DpvaeError, Result};
+use crate::rng::SeededRng;
 
 /// Settings of [`impute_latent`].
 #[derive(Debug, Clone)]
@@ -80,24 +81,13 @@ pub struct Imputation {
 /// thread between chunks (and after each refinement update with `done == total`).
 pub type Progress<'c> = &'c mut dyn FnMut(usize, usize) -> bool;
 
-fn check_finite(x: ArrayView2<f64>, name: &str) -> Result<()> {
-    if let Some(((i, j), v)) = x.indexed_iter().find(|(_, v)| !v.is_finite()) {
-        return Err(input_err(format!(
-            "`{name}` contains {v} at row {}, column {}; it must be finite",
-            i + 1,
-            j + 1
-        )));
-    }
-    Ok(())
-}
-
 /// Seeded random subset of `size` of `0..n`, sorted.
 fn subset(n: usize, size: usize, seed: u64) -> Vec<usize> {
     if size == 0 || size >= n {
         return (0..n).collect();
     }
     let mut idx: Vec<usize> = (0..n).collect();
-    let mut rng = SplitMix64::new(seed);
+    let mut rng = SeededRng::new(seed);
     for i in 0..size {
         let j = i + (rng.next_u64() % (n - i) as u64) as usize;
         idx.swap(i, j);
@@ -157,9 +147,9 @@ pub fn impute_latent(
     if opts.chunk == 0 {
         return Err(input_err("`chunk` must be >= 1"));
     }
-    check_finite(latent_new, "latent_new")?;
-    check_finite(latent_fixed, "latent_fixed")?;
-    check_finite(fixed_coords, "fixed_coords")?;
+    check_finite(latent_new, "`latent_new`")?;
+    check_finite(latent_fixed, "`latent_fixed`")?;
+    check_finite(fixed_coords, "`fixed_coords`")?;
     let std_fixed =
         Array2::from_shape_fn((nk, p), |(i, k)| (fixed_coords[[i, k]] - centre[k]) / unit);
     let lm = subset(nk, opts.max_landmarks, opts.seed);

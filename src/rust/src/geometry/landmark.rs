@@ -19,7 +19,7 @@ use ndarray::{Array2, ArrayView2};
 use rayon::prelude::*;
 
 use super::input_err;
-use crate::error::{DpvaeError, Result};
+use crate::error::{check_finite, DpvaeError, Result};
 
 /// Largest supported `ndim` for landmark placement.
 pub const MAX_NDIM: usize = 6;
@@ -41,60 +41,8 @@ pub struct Placement {
     pub converged: Vec<bool>,
 }
 
-/// Place `m` new points given their `m × L` dissimilarities `delta_new` to the `L` landmarks
-/// at `landmarks` (`L × ndim`). `weights` (`m × L`, optional) weight each dissimilarity.
-pub fn place_points(
-    delta_new: ArrayView2<f64>,
-    landmarks: ArrayView2<f64>,
-    weights: Option<ArrayView2<f64>>,
-    max_iter: usize,
-    eps: f64,
-) -> Result<Array2<f64>> {
-    let (m, l) = delta_new.dim();
-    if l != landmarks.nrows() {
-        return Err(input_err(format!(
-            "`delta_new` must have one column per landmark ({}), got {l}",
-            landmarks.nrows()
-        )));
-    }
-    if let Some(w) = &weights {
-        if w.dim() != (m, l) {
-            return Err(input_err(format!(
-                "`weights` must have the shape of `delta_new` ({m} x {l}), got {} x {}",
-                w.nrows(),
-                w.ncols()
-            )));
-        }
-    }
-    let res = place_core(m, landmarks, max_iter, eps, weights.is_some(), |i, d, w| {
-        d.iter_mut()
-            .zip(delta_new.row(i))
-            .for_each(|(a, b)| *a = *b);
-        if let Some(wm) = &weights {
-            w.iter_mut().zip(wm.row(i)).for_each(|(a, b)| *a = *b);
-        }
-        Ok(())
-    })?;
-    Ok(res.coords)
-}
-
-/// Place `m` new points whose dissimilarities to the landmarks are produced on demand:
-/// `dissim(i, row)` must fill `row` (length L) with point i's dissimilarities (it is called
-/// from several threads, once per point). Unit weights.
-pub fn place_points_fn<F>(
-    m: usize,
-    landmarks: ArrayView2<f64>,
-    dissim: F,
-    max_iter: usize,
-    eps: f64,
-) -> Result<Placement>
-where
-    F: Fn(usize, &mut [f64]) -> Result<()> + Sync,
-{
-    place_core(m, landmarks, max_iter, eps, false, |i, d, _| dissim(i, d))
-}
-
-/// Like [`place_points_fn`], with per-point weights: `fill(i, delta_row, weight_row)` fills
+/// Place `m` new points whose dissimilarities to the landmarks are produced on demand, with
+/// per-point weights: `fill(i, delta_row, weight_row)` fills
 /// point i's L dissimilarities and L weights (finite, >= 0, at least one > 0). Weight 0 drops a
 /// landmark for that point (e.g. to use only its nearest landmarks).
 pub fn place_points_weighted_fn<F>(
@@ -111,28 +59,8 @@ where
 }
 
 /// Place new points from latent vectors: δ(a, j) = ‖z_a − z_j‖ / `scale`, with `latent_new`
-/// (`m × q`) and `latent_landmarks` (`L × q`), landmarks at `landmarks` (`L × ndim`).
-/// This is what the package uses to put cells into a reconstructed map.
-pub fn place_points_latent(
-    latent_new: ArrayView2<f64>,
-    latent_landmarks: ArrayView2<f64>,
-    scale: f64,
-    landmarks: ArrayView2<f64>,
-    max_iter: usize,
-    eps: f64,
-) -> Result<Array2<f64>> {
-    Ok(place_points_latent_detailed(
-        latent_new,
-        latent_landmarks,
-        scale,
-        landmarks,
-        max_iter,
-        eps,
-    )?
-    .coords)
-}
-
-/// [`place_points_latent`] returning per-point diagnostics as well.
+/// (`m × q`) and `latent_landmarks` (`L × q`), landmarks at `landmarks` (`L × ndim`); the
+/// coordinates with per-point diagnostics. This is what puts cells into a reconstructed map.
 pub fn place_points_latent_detailed(
     latent_new: ArrayView2<f64>,
     latent_landmarks: ArrayView2<f64>,
@@ -160,8 +88,8 @@ pub fn place_points_latent_detailed(
             landmarks.nrows()
         )));
     }
-    finite(latent_new, "latent_new")?;
-    finite(latent_landmarks, "latent_landmarks")?;
+    check_finite(latent_new, "`latent_new`")?;
+    check_finite(latent_landmarks, "`latent_landmarks`")?;
     // landmarks' latent vectors column-major (q × L) so the inner loop runs over landmarks
     let mut zt = vec![0.0; q * l];
     for ((j, k), &v) in latent_landmarks.indexed_iter() {
@@ -181,19 +109,6 @@ pub fn place_points_latent_detailed(
         d.iter_mut().for_each(|v| *v = v.sqrt() * inv);
         Ok(())
     })
-}
-
-fn finite(x: ArrayView2<f64>, name: &str) -> Result<()> {
-    for ((i, j), &v) in x.indexed_iter() {
-        if !v.is_finite() {
-            return Err(input_err(format!(
-                "`{name}` contains NA, NaN or Inf at row {}, column {}",
-                i + 1,
-                j + 1
-            )));
-        }
-    }
-    Ok(())
 }
 
 /// Shared driver. `fill(i, delta_row, weight_row)` fills the L dissimilarities (and, when
@@ -223,7 +138,7 @@ where
             "`eps` must be a finite number >= 0, got {eps}"
         )));
     }
-    finite(landmarks, "landmarks")?;
+    check_finite(landmarks, "`landmarks`")?;
     let mut lt = vec![0.0; p * l];
     for ((j, k), &v) in landmarks.indexed_iter() {
         lt[k * l + j] = v;
@@ -527,9 +442,82 @@ fn init_point<const P: usize>(delta: &[f64], w: Option<&[f64]>, cols: &[&[f64]; 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    // The matrix and closure forms the package does not use, kept as test drivers of place_core.
+    /// Place `m` new points given their `m × L` dissimilarities `delta_new` to the `L` landmarks
+    /// at `landmarks` (`L × ndim`). `weights` (`m × L`, optional) weight each dissimilarity.
+    fn place_points(
+        delta_new: ArrayView2<f64>,
+        landmarks: ArrayView2<f64>,
+        weights: Option<ArrayView2<f64>>,
+        max_iter: usize,
+        eps: f64,
+    ) -> Result<Array2<f64>> {
+        let (m, l) = delta_new.dim();
+        if l != landmarks.nrows() {
+            return Err(input_err(format!(
+                "`delta_new` must have one column per landmark ({}), got {l}",
+                landmarks.nrows()
+            )));
+        }
+        if let Some(w) = &weights {
+            if w.dim() != (m, l) {
+                return Err(input_err(format!(
+                    "`weights` must have the shape of `delta_new` ({m} x {l}), got {} x {}",
+                    w.nrows(),
+                    w.ncols()
+                )));
+            }
+        }
+        let res = place_core(m, landmarks, max_iter, eps, weights.is_some(), |i, d, w| {
+            d.iter_mut()
+                .zip(delta_new.row(i))
+                .for_each(|(a, b)| *a = *b);
+            if let Some(wm) = &weights {
+                w.iter_mut().zip(wm.row(i)).for_each(|(a, b)| *a = *b);
+            }
+            Ok(())
+        })?;
+        Ok(res.coords)
+    }
+
+    /// Place `m` new points whose dissimilarities to the landmarks are produced on demand:
+    /// `dissim(i, row)` must fill `row` (length L) with point i's dissimilarities (it is called
+    /// from several threads, once per point). Unit weights.
+    fn place_points_fn<F>(
+        m: usize,
+        landmarks: ArrayView2<f64>,
+        dissim: F,
+        max_iter: usize,
+        eps: f64,
+    ) -> Result<Placement>
+    where
+        F: Fn(usize, &mut [f64]) -> Result<()> + Sync,
+    {
+        place_core(m, landmarks, max_iter, eps, false, |i, d, _| dissim(i, d))
+    }
+
+    fn place_points_latent(
+        latent_new: ArrayView2<f64>,
+        latent_landmarks: ArrayView2<f64>,
+        scale: f64,
+        landmarks: ArrayView2<f64>,
+        max_iter: usize,
+        eps: f64,
+    ) -> Result<Array2<f64>> {
+        Ok(place_points_latent_detailed(
+            latent_new,
+            latent_landmarks,
+            scale,
+            landmarks,
+            max_iter,
+            eps,
+        )?
+        .coords)
+    }
     use crate::error::DpvaeError;
     use crate::geometry::testutil::*;
-    use crate::geometry::SplitMix64;
+    use crate::rng::SeededRng;
 
     #[test]
     fn recovers_exact_positions() {
@@ -549,7 +537,7 @@ mod tests {
         let new = gaussian(100, 2, 4);
         let d = cross_dist(&new, &lm);
         // zero weight on a random 30 % with garbage dissimilarities there
-        let mut rng = SplitMix64::new(5);
+        let mut rng = SeededRng::new(5);
         let mut w = Array2::<f64>::ones(d.dim());
         let mut dg = d.clone();
         for v in w.iter_mut().zip(dg.iter_mut()) {
@@ -573,7 +561,8 @@ mod tests {
         )
         .unwrap();
         assert_eq!(a, b.coords);
-        assert!(b.stress1.iter().all(|s| *s < 1e-8));
+        // exact dissimilarities: every point reaches (numerically) zero stress
+        assert!(b.stress1.iter().all(|s| *s < 1e-6));
         assert!(b.converged.iter().all(|c| *c));
     }
 

@@ -25,14 +25,12 @@ pub mod smacof;
 
 pub use classical::classical_mds;
 pub use constrained::{smacof_fixed, smacof_penalized};
-pub use landmark::{
-    place_points, place_points_fn, place_points_latent, place_points_latent_detailed,
-    place_points_weighted_fn, Placement,
-};
+pub use landmark::{place_points_latent_detailed, place_points_weighted_fn, Placement};
 pub use smacof::{smacof, Init, SmacofOptions, SmacofResult};
 
-use nalgebra::DMatrix;
-use ndarray::{Array2, ArrayView2, CowArray, Ix2};
+use ndarray::{Array1, Array2, ArrayView2, Axis, CowArray, Ix2};
+
+use crate::metrics::procrustes::{fit_similarity, Similarity};
 
 use crate::error::{DpvaeError, Result};
 
@@ -277,103 +275,44 @@ pub(crate) fn check_coords(
     Ok(())
 }
 
-/// SplitMix64: a tiny, fast, seeded PRNG (Steele, Lea & Flood 2014) for random starts.
-#[derive(Debug, Clone)]
-pub(crate) struct SplitMix64(u64);
-
-impl SplitMix64 {
-    pub fn new(seed: u64) -> Self {
-        SplitMix64(seed)
-    }
-    pub fn next_u64(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-    /// Uniform on [0, 1).
-    pub fn next_f64(&mut self) -> f64 {
-        (self.next_u64() >> 11) as f64 * (1.0 / (1u64 << 53) as f64)
-    }
-    /// Standard normal (Box–Muller).
-    pub fn normal(&mut self) -> f64 {
-        let u1 = 1.0 - self.next_f64(); // (0, 1]
-        let u2 = self.next_f64();
-        (-2.0 * u1.ln()).sqrt() * (2.0 * std::f64::consts::PI * u2).cos()
-    }
-}
-
 /// Fit the similarity transform (scale, orthogonal map incl. reflection, shift) that maps the
-/// rows of `x` selected by `mask` onto the same rows of `target`, and apply it to all of `x`.
-/// One selected row: shift only; coincident selected rows: shift only.
+/// rows of `x` selected by `mask` onto the same rows of `target`, and apply it to all of `x`
+/// (the package's one similarity fit, `metrics::procrustes::fit_similarity`). One selected row, or
+/// coincident selected rows: shift only.
 pub(crate) fn align_similarity(
     x: &Array2<f64>,
     mask: &[bool],
     target: ArrayView2<f64>,
 ) -> Result<Array2<f64>> {
-    let p = x.ncols();
     let idx: Vec<usize> = (0..x.nrows()).filter(|&i| mask[i]).collect();
-    let k = idx.len();
-    if k == 0 {
+    if idx.is_empty() {
         return Ok(x.clone());
     }
-    let mut mx = vec![0.0; p];
-    let mut mt = vec![0.0; p];
-    for &i in &idx {
-        for c in 0..p {
-            mx[c] += x[[i, c]] / k as f64;
-            mt[c] += target[[i, c]] / k as f64;
-        }
-    }
-    // H = Xcᵀ Tc (p × p), ‖Xc‖²
-    let mut h = DMatrix::<f64>::zeros(p, p);
-    let mut ss = 0.0;
-    for &i in &idx {
-        for a in 0..p {
-            let xa = x[[i, a]] - mx[a];
-            ss += xa * xa;
-            for b in 0..p {
-                h[(a, b)] += xa * (target[[i, b]] - mt[b]);
-            }
-        }
-    }
-    let (scale, rot) = if k < 2 || ss <= 0.0 {
-        (1.0, DMatrix::<f64>::identity(p, p))
+    let from = x.select(Axis(0), &idx);
+    let to = target.select(Axis(0), &idx);
+    let spread = from.var_axis(Axis(0), 0.0).sum();
+    let transform = if idx.len() >= 2 && spread > 0.0 {
+        fit_similarity(from.view(), to.view())?
     } else {
-        let svd = h.svd(true, true);
-        let (u, vt) = match (svd.u, svd.v_t) {
-            (Some(u), Some(vt)) => (u, vt),
-            _ => {
-                return Err(DpvaeError::Numeric(
-                    "SVD failed while aligning the initial configuration".into(),
-                ))
-            }
-        };
-        let trace: f64 = svd.singular_values.iter().sum();
-        (trace / ss, u * vt)
-    };
-    let mut out = Array2::<f64>::zeros(x.dim());
-    for i in 0..x.nrows() {
-        for b in 0..p {
-            let mut v = 0.0;
-            for a in 0..p {
-                v += (x[[i, a]] - mx[a]) * rot[(a, b)];
-            }
-            out[[i, b]] = scale * v + mt[b];
+        let p = x.ncols();
+        let mean = |m: &Array2<f64>| m.mean_axis(Axis(0)).unwrap_or_else(|| Array1::zeros(p));
+        Similarity {
+            scale: 1.0,
+            rotation: Array2::<f64>::eye(p).iter().copied().collect(),
+            shift: (mean(&to) - mean(&from)).to_vec(),
         }
-    }
-    Ok(out)
+    };
+    transform.apply(x.view())
 }
 
 #[cfg(test)]
 pub(crate) mod testutil {
-    use super::SplitMix64;
+    use crate::rng::SeededRng;
     use nalgebra::DMatrix;
     use ndarray::{Array2, ArrayView2};
 
     pub fn gaussian(n: usize, p: usize, seed: u64) -> Array2<f64> {
-        let mut rng = SplitMix64::new(seed);
+        let mut rng = SeededRng::new(seed);
         Array2::from_shape_fn((n, p), |_| rng.normal())
     }
 
@@ -414,7 +353,7 @@ pub(crate) mod testutil {
     /// Symmetric noise added to distances (keeps zero diagonal, non-negative).
     pub fn perturb(d: &Array2<f64>, level: f64, seed: u64) -> Array2<f64> {
         let n = d.nrows();
-        let mut rng = SplitMix64::new(seed);
+        let mut rng = SeededRng::new(seed);
         let mut out = d.clone();
         for i in 0..n {
             for j in (i + 1)..n {
@@ -503,16 +442,5 @@ mod tests {
         let mask = vec![true; 20];
         let back = align_similarity(&y, &mask, x.view()).unwrap();
         assert!(max_abs_diff(&back, &x) < 1e-12);
-    }
-
-    #[test]
-    fn prng_is_deterministic() {
-        let mut a = SplitMix64::new(7);
-        let mut b = SplitMix64::new(7);
-        for _ in 0..10 {
-            assert_eq!(a.next_u64(), b.next_u64());
-        }
-        let m: f64 = (0..20000).map(|_| a.normal()).sum::<f64>() / 20000.0;
-        assert!(m.abs() < 0.05);
     }
 }

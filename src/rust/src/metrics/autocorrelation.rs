@@ -47,8 +47,9 @@
 //!   scatters up to 64 genes at a time into the `n × 8` tile buffers; no transpose, no copy of
 //!   the matrix, never densified (extra memory: one cursor per cell per block).
 
-use super::knn::{SeededRng, SpatialWeights};
+use super::knn::SpatialWeights;
 use crate::error::{DpvaeError, Result};
+use crate::rng::SeededRng;
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
@@ -295,44 +296,9 @@ pub struct GeneAutocorr {
     pub constant: bool,
 }
 
-/// Upper tail of the standard normal, `P(N(0,1) > z)`, accurate to ~1e-13 relative.
+/// Upper tail of the standard normal, `P(N(0,1) > z)` (libm's erfc, musl's implementation).
 pub fn norm_sf(z: f64) -> f64 {
-    0.5 * erfc(z / std::f64::consts::SQRT_2)
-}
-
-fn erfc(x: f64) -> f64 {
-    if x.is_nan() {
-        return f64::NAN;
-    }
-    if x < 0.0 {
-        return 2.0 - erfc(-x);
-    }
-    let two_over_sqrt_pi = std::f64::consts::FRAC_2_SQRT_PI;
-    if x < 2.5 {
-        // erf(x) = 2/√π e^{−x²} Σ_k 2^k x^{2k+1} / (1·3·…·(2k+1))  (positive terms)
-        let x2 = x * x;
-        let mut term = x;
-        let mut sum = x;
-        let mut k = 0.0;
-        loop {
-            k += 1.0;
-            term *= 2.0 * x2 / (2.0 * k + 1.0);
-            sum += term;
-            if term <= sum * 1e-17 || k > 200.0 {
-                break;
-            }
-        }
-        1.0 - two_over_sqrt_pi * (-x2).exp() * sum
-    } else if x > 27.3 {
-        0.0
-    } else {
-        // continued fraction erfc(x) = e^{−x²}/√π · 1/(x + (1/2)/(x + 1/(x + (3/2)/(x + …))))
-        let mut f = x;
-        for k in (1..=120).rev() {
-            f = x + (k as f64 * 0.5) / f;
-        }
-        (-x * x).exp() / (std::f64::consts::PI.sqrt() * f)
-    }
+    0.5 * libm::erfc(z / std::f64::consts::SQRT_2)
 }
 
 fn p_from_z(z: f64, alt: Alternative) -> f64 {

@@ -21,8 +21,9 @@
 //! sampled path works on the input directly (O(n_pairs) memory).
 
 use super::autocorrelation::GeneMatrix;
-use super::knn::{padded_points, pairs_for, SeededRng};
+use super::knn::{padded_points, pairs_for};
 use crate::error::{DpvaeError, Result};
+use crate::rng::SeededRng;
 use ndarray::{s, Array2, ArrayView2, Axis};
 use rayon::prelude::*;
 

@@ -5,6 +5,7 @@
 //! Everything here is pure Rust on plain slices / ndarray views; no R types.
 
 use crate::error::{DpvaeError, Result};
+use crate::rng::SeededRng;
 use ndarray::ArrayView2;
 use rayon::prelude::*;
 
@@ -497,80 +498,8 @@ impl SpatialWeights {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Seeded PRNG and pair sampling
+// Pair sampling
 // ---------------------------------------------------------------------------------------------
-
-/// xoshiro256** seeded through SplitMix64: small, fast, deterministic across platforms and
-/// thread counts (each parallel task derives its own stream with [`SeededRng::stream`]).
-#[derive(Debug, Clone)]
-pub struct SeededRng {
-    s: [u64; 4],
-}
-
-#[inline]
-fn splitmix64(x: &mut u64) -> u64 {
-    *x = x.wrapping_add(0x9E37_79B9_7F4A_7C15);
-    let mut z = *x;
-    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-    z ^ (z >> 31)
-}
-
-impl SeededRng {
-    pub fn new(seed: u64) -> Self {
-        let mut x = seed;
-        let s = [
-            splitmix64(&mut x),
-            splitmix64(&mut x),
-            splitmix64(&mut x),
-            splitmix64(&mut x),
-        ];
-        SeededRng { s }
-    }
-
-    /// An independent stream for task `id` (e.g. gene index) derived from `seed`.
-    pub fn stream(seed: u64, id: u64) -> Self {
-        let mut x = seed ^ 0x5851_F42D_4C95_7F2D;
-        let a = splitmix64(&mut x);
-        let mut y = a ^ id.wrapping_mul(0xD6E8_FEB8_6659_FD93);
-        SeededRng::new(splitmix64(&mut y))
-    }
-
-    #[inline]
-    pub fn next_u64(&mut self) -> u64 {
-        let result = self.s[1].wrapping_mul(5).rotate_left(7).wrapping_mul(9);
-        let t = self.s[1] << 17;
-        self.s[2] ^= self.s[0];
-        self.s[3] ^= self.s[1];
-        self.s[1] ^= self.s[2];
-        self.s[0] ^= self.s[3];
-        self.s[2] ^= t;
-        self.s[3] = self.s[3].rotate_left(45);
-        result
-    }
-
-    /// Uniform integer in `0..m` (`m > 0`), unbiased (Lemire's method).
-    #[inline]
-    pub fn below(&mut self, m: usize) -> usize {
-        let m64 = m as u64;
-        let mut wide = (self.next_u64() as u128) * (m64 as u128);
-        if (wide as u64) < m64 {
-            let thresh = m64.wrapping_neg() % m64.max(1);
-            while (wide as u64) < thresh {
-                wide = (self.next_u64() as u128) * (m64 as u128);
-            }
-        }
-        (wide >> 64) as usize
-    }
-
-    /// In-place Fisher–Yates shuffle.
-    pub fn shuffle<T>(&mut self, v: &mut [T]) {
-        for i in (1..v.len()).rev() {
-            let j = self.below(i + 1);
-            v.swap(i, j);
-        }
-    }
-}
 
 /// The pairs `(i, j)`, `i < j`, to evaluate among `n` points: all `n(n−1)/2` pairs when that
 /// is at most `max_pairs`, else `max_pairs` pairs drawn uniformly (with replacement, `i ≠ j`)

@@ -8,7 +8,7 @@ use super::frame::Frame;
 use super::likelihood::Target;
 use super::pairs::PairSet;
 use super::train::{self, Control, EpochStats, Trained};
-use crate::error::{DpvaeError, Result};
+use crate::error::{check_finite, DpvaeError, Result};
 
 /// A fitted model's parts plus the reconstruction of its training cells.
 pub struct FitOutput {
@@ -27,7 +27,6 @@ pub struct FitOutput {
 /// Encoder output for a set of cells.
 pub struct Prediction {
     pub latent: Array2<f64>,
-    pub logvar: Array2<f64>,
     /// In reference coordinates.
     pub coords: Array2<f64>,
     /// Root mean squared distance of sampled positions to their mean, in reference units
@@ -75,17 +74,6 @@ fn to_array(t: &Tensor) -> Result<Array2<f64>> {
     Array2::from_shape_vec((r, c), v).map_err(|e| DpvaeError::Numeric(e.to_string()))
 }
 
-fn check_finite(a: &ArrayView2<f64>, what: &str) -> Result<()> {
-    if let Some(pos) = a.iter().position(|v| !v.is_finite()) {
-        return Err(DpvaeError::Input(format!(
-            "{what} contains NA, NaN or Inf (first at row {}, column {}); remove or impute those values",
-            pos / a.ncols().max(1) + 1,
-            pos % a.ncols().max(1) + 1
-        )));
-    }
-    Ok(())
-}
-
 fn check_inputs(inp: &Inputs, coords: &ArrayView2<f64>, cfg: &Config) -> Result<()> {
     cfg.validate()?;
     let n = inp.x.nrows();
@@ -120,8 +108,8 @@ fn check_inputs(inp: &Inputs, coords: &ArrayView2<f64>, cfg: &Config) -> Result<
             coords.ncols()
         )));
     }
-    check_finite(&inp.x, "the expression matrix")?;
-    check_finite(coords, "the coordinates")?;
+    check_finite(inp.x.view(), "the expression matrix")?;
+    check_finite(coords.view(), "the coordinates")?;
     if cfg.likelihood != Likelihood::Gaussian {
         let (counts, lib) = match (&inp.counts, inp.library) {
             (Some(c), Some(l)) => (c, l),
@@ -194,7 +182,7 @@ fn finish(
     refit: bool,
 ) -> Result<FitOutput> {
     let weights = checkpoint::save(&trained.vs)?;
-    let (mu, logvar, scale) = encode_f64(cfg, &weights, xt, device)?;
+    let (mu, _, scale) = encode_f64(cfg, &weights, xt, device)?;
     let latent = to_array(&mu)?;
     if refit {
         frame.fit_projection(latent.view())?;
@@ -213,7 +201,6 @@ fn finish(
         validation: trained.validation,
         prediction: Prediction {
             latent,
-            logvar: to_array(&logvar)?,
             coords: coords_out,
             uncertainty: None,
         },
@@ -284,7 +271,7 @@ pub fn predict(
             x.ncols()
         )));
     }
-    check_finite(&x, "the expression matrix")?;
+    check_finite(x.view(), "the expression matrix")?;
     let _exclusive = train::exclusive(cfg.num_threads);
     let (mu, logvar, scale) = encode_f64(cfg, weights, &to_tensor(x), device)?;
     let latent = to_array(&mu)?;
@@ -311,7 +298,6 @@ pub fn predict(
     };
     Ok(Prediction {
         latent,
-        logvar: to_array(&logvar)?,
         coords,
         uncertainty,
     })

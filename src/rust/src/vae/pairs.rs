@@ -72,20 +72,6 @@ impl PairSet {
             }
         }
     }
-
-    pub fn n_pairs(&self, n: usize) -> usize {
-        match self {
-            PairSet::All => n * n.saturating_sub(1) / 2,
-            PairSet::Groups(g) => {
-                let mut counts = BTreeMap::new();
-                for l in g {
-                    *counts.entry(*l).or_insert(0usize) += 1;
-                }
-                counts.values().map(|c| c * c.saturating_sub(1) / 2).sum()
-            }
-            PairSet::Explicit { i, .. } => i.len(),
-        }
-    }
 }
 
 /// Rows of each label among `rows` (positions into `rows`), groups of one cell left out.
@@ -153,8 +139,6 @@ mod tests {
         let g = PairSet::Groups(vec![0, 0, 0, 1]);
         assert_eq!(d(&mu, &g).size(), vec![3]);
         assert!(penalty(&d(&mu, &g), &d(&s, &g), &c, DpLoss::Squared).double_value(&[]) < 1e-10);
-        assert_eq!(PairSet::Groups(vec![0, 0, 0, 1]).n_pairs(4), 3);
-        assert_eq!(PairSet::All.n_pairs(4), 6);
     }
 
     #[test]

@@ -48,7 +48,6 @@ pub enum Control {
 /// A trained network with its history.
 pub struct Trained {
     pub vs: nn::VarStore,
-    pub model: Dpvae,
     pub history: Vec<EpochStats>,
     pub epochs_run: usize,
     pub best_epoch: usize,
@@ -342,7 +341,6 @@ pub fn train(
     }
     Ok(Trained {
         vs,
-        model,
         history,
         epochs_run,
         best_epoch: stop.best_epoch,

@@ -129,6 +129,8 @@ dpvae_fit.default <- function(x, coords, ..., n_genes = 2000, normalize = c("aut
   settings$rust$n_genes <- length(pp$genes)
   pairs <- build_mask(mask, ct, known, k)
   settings$mask <- mask_label(mask)
+  # group labels are sections: the map keeps each cell within one (map.R, one_section())
+  if (identical(settings$mask, "groups")) settings$sections <- as.character(mask[known])
   train_model(data, ct, pairs, settings, pp, device = device, verbose = verbose, call = call)
 }
 
@@ -287,7 +289,7 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
   }
   pred <- res$prediction
   atlas <- map_atlas(data$x)
-  calibration <- calibrate_radius(atlas$profiles, coords, call = call)
+  calibration <- calibrate_radius(atlas$profiles, coords, sections = settings$sections, call = call)
   dimnames(pred$coords) <- list(rownames(coords), colnames(coords))
   dimnames(pred$latent) <- list(rownames(coords), paste0("latent_", seq_len(ncol(pred$latent))))
   model <- structure(list(
@@ -306,6 +308,7 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
     train_cells = rownames(coords),
     validation_cells = rownames(coords)[res$validation],
     mask = settings$mask,
+    sections = settings$sections,
     train_coords = coords,
     fitted_coords = pred$coords,
     fitted_latent = pred$latent,

@@ -1,4 +1,5 @@
 # Shared fixtures: the bundled real data set, and a quick fit reused by several test files.
+loadNamespace("Matrix") # S4 subsetting of the bundled dgCMatrix in every test file
 mob <- dpvae_example_data()
 
 quick_fit_args <- list(n_genes = 500, epochs = 150, warmup = 20, patience = 0, verbose = FALSE, num.threads = 1)

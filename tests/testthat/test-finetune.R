@@ -1,3 +1,17 @@
+test_that("fine-tuning on a few target cells beats zero-shot on target cells it did not see", {
+  spots <- synthetic_tissue("spots")
+  # the target: single cells of another platform (shallow, gene-specific capture), with positions
+  target <- synthetic_tissue("cells", n = 300, seed = 8)
+  base <- dpvae_fit(spots$counts, spots$coords, epochs = 200, seed = 2, verbose = FALSE, num.threads = 1)
+  tune <- 1:60
+  unseen <- 61:300
+  tuned <- dpvae_finetune(base, target$counts[, tune], target$coords[tune, ], epochs = 100, seed = 2,
+                          verbose = FALSE, num.threads = 1)
+  zero_shot <- procrustes_distance(target$coords[unseen, ], predict(base, target$counts[, unseen]))
+  after <- procrustes_distance(target$coords[unseen, ], predict(tuned, target$counts[, unseen]))
+  expect_lt(after, zero_shot)
+})
+
 test_that("fine-tuning continues training on target cells and keeps the scale", {
   base <- do.call(dpvae_fit, c(list(mob$counts[, 1:150], mob$coords[1:150, ], seed = 1),
                                modifyList(quick_fit_args, list(epochs = 60))))

@@ -14,7 +14,8 @@ use dpvae::metrics::autocorrelation::{
 };
 use dpvae::metrics::correlation::{spatial_expression_correlation, CorrelationOptions};
 use dpvae::metrics::distortion::distortion;
-use dpvae::metrics::knn::{knn_indices, SpatialWeights};
+use dpvae::metrics::knn::knn_indices;
+use dpvae::metrics::weights::SpatialWeights;
 use ndarray::{Array2, ArrayView2, ShapeBuilder};
 use std::time::Instant;
 

@@ -15,8 +15,9 @@ use crate::metrics::correlation::{
     spatial_expression_correlation, CorrelationOptions, Dissimilarity,
 };
 use crate::metrics::distortion::distortion;
-use crate::metrics::knn::{knn_indices, SpatialWeights};
+use crate::metrics::knn::knn_indices;
 use crate::metrics::procrustes::procrustes;
+use crate::metrics::weights::SpatialWeights;
 use crate::threads;
 
 /// @noRd

@@ -47,7 +47,7 @@
 //!   scatters up to 64 genes at a time into the `n × 8` tile buffers; no transpose, no copy of
 //!   the matrix, never densified (extra memory: one cursor per cell per block).
 
-use super::knn::SpatialWeights;
+use super::weights::SpatialWeights;
 use crate::error::{DpvaeError, Result};
 use crate::rng::SeededRng;
 use ndarray::ArrayView2;
@@ -675,7 +675,8 @@ pub(crate) fn dense_to_csc(x: &ndarray::Array2<f64>) -> (Vec<i32>, Vec<i32>, Vec
 }
 
 #[cfg(test)]
-#[allow(clippy::excessive_precision, clippy::needless_range_loop)]
+// reference values are copied with all the digits R/scipy print
+#[allow(clippy::excessive_precision)]
 mod tests {
     use super::*;
     use crate::metrics::knn::knn_indices;

@@ -21,7 +21,8 @@
 //! sampled path works on the input directly (O(n_pairs) memory).
 
 use super::autocorrelation::GeneMatrix;
-use super::knn::{padded_points, pairs_for};
+use super::knn::padded_points;
+use super::pairs::pairs_for;
 use crate::error::{DpvaeError, Result};
 use crate::rng::SeededRng;
 use ndarray::{s, Array2, ArrayView2, Axis};
@@ -442,7 +443,6 @@ fn sampled_dissimilarity(
 }
 
 #[cfg(test)]
-#[allow(clippy::excessive_precision, clippy::needless_range_loop)]
 mod tests {
     use super::*;
 

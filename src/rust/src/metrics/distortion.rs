@@ -12,7 +12,8 @@
 //!   0 when latent distances are exactly proportional to spatial ones, invariant to rescaling
 //!   either side. The stress uses every evaluated pair (also those with a zero distance).
 
-use super::knn::{padded_points, pairs_for};
+use super::knn::padded_points;
+use super::pairs::pairs_for;
 use crate::error::{DpvaeError, Result};
 use ndarray::ArrayView2;
 use rayon::prelude::*;
@@ -129,7 +130,6 @@ pub fn distortion(
 }
 
 #[cfg(test)]
-#[allow(clippy::excessive_precision, clippy::needless_range_loop)]
 mod tests {
     use super::*;
     use ndarray::{array, Array2};

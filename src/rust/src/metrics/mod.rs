@@ -3,4 +3,6 @@ pub mod autocorrelation;
 pub mod correlation;
 pub mod distortion;
 pub mod knn;
+pub mod pairs;
 pub mod procrustes;
+pub mod weights;

@@ -10,6 +10,8 @@
 #' @keywords internal
 #' @useDynLib dpvae, .registration = TRUE
 #' @importFrom rlang %||%
+#' @importClassesFrom Matrix dgCMatrix
+#' @importMethodsFrom Matrix "[" "%*%" t
 "_PACKAGE"
 utils::globalVariables(".data")
 

@@ -24,6 +24,13 @@
 #' @param num.threads libtorch threads for this call (default: as set, see
 #'   [libtorch_info()]). In a forked worker (e.g. [parallel::mclapply()])
 #'   dpvae always uses one thread: more would hang in OpenMP.
+#' @param BPPARAM `NULL` (serial) or a BiocParallel parameter object
+#'   (`MulticoreParam()`, `SnowParam()`, `BatchtoolsParam()`): cells are
+#'   encoded in blocks of `getOption("dpvae.block_cells", 10000)` and the
+#'   blocks go to its workers. Blocks never depend on the workers, so the
+#'   result is the same serially and in parallel (latent samples of block
+#'   `b` use seed `seed + b - 1`). Only the blocks' dense expression is held
+#'   in memory at once.
 #' @param ... For objects: `assay` and `layer` (Seurat) or `assay.type`
 #'   (SingleCellExperiment) choosing the expression (default: counts).
 #' @return A numeric matrix with one row per cell, named by cell; with
@@ -34,10 +41,11 @@
 #' fit <- dpvae_fit(mob$counts, mob$coords, epochs = 100, seed = 1, verbose = FALSE)
 #' head(predict(fit, mob$counts))
 predict.dpvae_model <- function(object, newdata, type = c("coords", "latent", "map", "outlier"), n_samples = 0,
-                                seed = NULL, device = "cpu", num.threads = NULL, ...) {
+                                seed = NULL, device = "cpu", num.threads = NULL, BPPARAM = NULL, ...) {
   fork_guard()
   type <- check_choice(type, "type")
   if (!is.null(num.threads)) check_number(num.threads, "num.threads", min = 1, integer = TRUE)
+  check_bpparam(BPPARAM)
   validate_model(object)
   if (missing(newdata) && n_samples == 0 && type %in% c("coords", "latent")) {
     return(if (type == "coords") object$fitted_coords else object$fitted_latent)
@@ -49,25 +57,37 @@ predict.dpvae_model <- function(object, newdata, type = c("coords", "latent", "m
     mapped <- map_cells(object, x)
     return(if (type == "map") mapped$map else mapped$outlier_score)
   }
-  res <- encode_cells(object, x, n_samples = n_samples, seed = seed, device = device, num.threads = num.threads)
+  res <- encode_cells(object, x, n_samples = n_samples, seed = seed, device = device, num.threads = num.threads,
+                      BPPARAM = BPPARAM)
   out <- if (type == "coords") res$coords else res$latent
   if (!is.null(res$uncertainty)) attr(out, "uncertainty") <- stats::setNames(res$uncertainty, colnames(x))
   out
 }
 
-# The model's encoder on cells of `x` (genes x cells): latent, coords (and uncertainty), named.
+# The model's encoder on cells of `x` (genes x cells): latent, coords (and uncertainty), named. Cells go in
+# blocks (R/blocks.R), serially or to BiocParallel workers.
 encode_cells <- function(model, x, n_samples = 0, seed = NULL, device = "cpu", num.threads = NULL,
-                         call = rlang_caller()) {
+                         BPPARAM = NULL, call = rlang_caller()) {
   check_number(n_samples, "n_samples", min = 0, integer = TRUE, call = call)
   if (is.null(seed)) seed <- sample.int(.Machine$integer.max, 1L)
-  xs <- apply_preprocess(x, model$preprocess, call = call)
+  check_new_expression(x, model$preprocess, call = call)
   options <- list(n_samples = as.integer(n_samples), seed = floor(abs(as.numeric(seed))), device = device,
                   num_threads = as.integer(num.threads %||% 0L))
-  res <- rust_result(predict_impl(model$weights, model$config_json, model$frame_json, xs, as_json(options)),
-                     call = call)
+  parts <- over_cell_blocks(x, encode_block, model = model, options = options, BPPARAM = BPPARAM, call = call)
+  res <- list(coords = do.call(rbind, lapply(parts, `[[`, "coords")),
+              latent = do.call(rbind, lapply(parts, `[[`, "latent")),
+              uncertainty = if (n_samples > 0) unlist(lapply(parts, `[[`, "uncertainty")))
   dimnames(res$coords) <- list(colnames(x), c("x", "y", "z")[seq_len(ncol(res$coords))])
   dimnames(res$latent) <- list(colnames(x), paste0("latent_", seq_len(ncol(res$latent))))
   res
+}
+
+# One block of cells through the encoder (in a worker too): block b draws its samples from seed + b - 1.
+encode_block <- function(xb, b, model, options) {
+  fork_guard()
+  xs <- transform_expression(xb, model$preprocess)
+  options$seed <- (options$seed + b - 1) %% 2^52
+  rust_result(predict_impl(model$weights, model$config_json, model$frame_json, xs, as_json(options)))
 }
 
 # Gene means and sds (one per gene) and the target sum: finite numbers, or the positions would be NaN.

@@ -99,8 +99,14 @@ check_same_scale <- function(x, pp, call = rlang_caller()) {
 #' @noRd
 apply_preprocess <- function(x, pp, min_overlap = 0.5, scaling = c("model", "data"), call = rlang_caller()) {
   scaling <- match.arg(scaling)
-  idx <- match(pp$genes, rownames(x))
-  found <- !is.na(idx)
+  check_new_expression(x, pp, min_overlap, call = call)
+  transform_expression(x, pp, scaling)
+}
+
+# What new cells must satisfy before a model standardises them, checked once on all of them: enough of the
+# model's genes (a classed warning when some are missing) and the same kind of values as the training data.
+check_new_expression <- function(x, pp, min_overlap = 0.5, call = rlang_caller()) {
+  found <- pp$genes %in% rownames(x)
   if (mean(found) < min_overlap) {
     dpvae_abort(c("Only {sum(found)} of the model's {length(pp$genes)} genes are in the data.",
                   i = gene_names_hint(pp$genes, rownames(x))), call = call)
@@ -114,6 +120,12 @@ apply_preprocess <- function(x, pp, min_overlap = 0.5, scaling = c("model", "dat
                   i = "Pass raw counts for the new cells."), call = call)
   }
   check_same_scale(x, pp, call = call)
+}
+
+# The standardisation itself (cells x the model's genes, dense); missing genes are 0 (the training mean).
+transform_expression <- function(x, pp, scaling = "model") {
+  idx <- match(pp$genes, rownames(x))
+  found <- !is.na(idx)
   y <- if (pp$lognorm) lognormalise(x, pp$target_sum) else x
   out <- matrix(0, ncol(x), length(pp$genes), dimnames = list(colnames(x), pp$genes))
   if (any(found)) out[, found] <- as.matrix(Matrix::t(y[idx[found], , drop = FALSE]))

@@ -7,3 +7,10 @@ run_fresh_r <- function(code, env = character(), timeout = 120) {
   suppressWarnings(system2(file.path(R.home("bin"), "Rscript"), script, stdout = TRUE, stderr = TRUE, env = env,
                            timeout = timeout))
 }
+
+# Evaluate `code` with options set, restoring them after (withr is not a dependency).
+withr_options <- function(new, code) {
+  old <- options(new)
+  on.exit(options(old))
+  force(code)
+}

@@ -1,0 +1,47 @@
+# Work on cells in blocks: memory holds one block of dense expression at a time, and blocks can go to
+# BiocParallel workers (`BPPARAM`). Block boundaries depend only on the number of cells and the option
+# `dpvae.block_cells`, never on the workers, so results are the same serially and in parallel.
+
+DEFAULT_BLOCK_CELLS <- 10000L
+
+# Cells per block: option `dpvae.block_cells` (default 10000).
+block_cells <- function(call = rlang_caller()) {
+  size <- getOption("dpvae.block_cells", DEFAULT_BLOCK_CELLS)
+  check_number(size, "options(dpvae.block_cells)", min = 1, integer = TRUE, call = call)
+  as.integer(size)
+}
+
+# Consecutive index blocks covering 1..n.
+cell_blocks <- function(n, size) {
+  if (n == 0L) return(list())
+  split(seq_len(n), ceiling(seq_len(n) / size))
+}
+
+# NULL, or a BiocParallelParam (BiocParallel installed).
+check_bpparam <- function(BPPARAM, call = rlang_caller()) {
+  if (is.null(BPPARAM)) return(invisible())
+  if (!requireNamespace("BiocParallel", quietly = TRUE)) {
+    dpvae_abort(c("{.arg BPPARAM} needs the BiocParallel package.",
+                  i = "Install it (Bioconductor; Debian: r-bioc-biocparallel), or leave {.arg BPPARAM} NULL."),
+                kind = "unsupported", call = call)
+  }
+  if (!methods::is(BPPARAM, "BiocParallelParam")) {
+    dpvae_abort("{.arg BPPARAM} must be a BiocParallel parameter object (e.g. {.code MulticoreParam(2)}), not {.cls {class(BPPARAM)[1]}}.",
+                call = call)
+  }
+  invisible()
+}
+
+# `fun(x_block, block_number, ...)` over the column blocks of `x`, serially or with BiocParallel; a list of
+# results in block order. `fun` should be a package-level function (a closure would carry its whole
+# environment, `x` included, to every worker); each worker receives only its block and `...`.
+over_cell_blocks <- function(x, fun, ..., BPPARAM = NULL, call = rlang_caller()) {
+  blocks <- cell_blocks(ncol(x), block_cells(call = call))
+  if (is.null(BPPARAM) || length(blocks) < 2L) {
+    return(lapply(seq_along(blocks), function(b) fun(x[, blocks[[b]], drop = FALSE], b, ...)))
+  }
+  parts <- lapply(seq_along(blocks), function(b) list(x = x[, blocks[[b]], drop = FALSE], b = b))
+  BiocParallel::bplapply(parts, run_block, fun = fun, ..., BPPARAM = BPPARAM)
+}
+
+run_block <- function(part, fun, ...) fun(part$x, part$b, ...)

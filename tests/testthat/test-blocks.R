@@ -1,0 +1,41 @@
+# Cells are encoded in blocks (R/blocks.R): the block size and BiocParallel's workers must not change results.
+skip_if_not_installed("BiocParallel")
+
+block_case <- local({
+  fit <- NULL
+  function() {
+    if (is.null(fit)) fit <<- do.call(dpvae_fit, c(list(mob$counts, mob$coords, seed = 3),
+                                                   modifyList(quick_fit_args, list(epochs = 20))))
+    fit
+  }
+})
+
+test_that("the block size changes nothing, samples included", {
+  fit <- block_case()
+  whole <- predict(fit, mob$counts, n_samples = 3, seed = 9)
+  old <- options(dpvae.block_cells = 50)
+  on.exit(options(old))
+  blocks <- predict(fit, mob$counts, n_samples = 3, seed = 9)
+  expect_equal(blocks[, ], whole[, ], tolerance = 1e-12)
+  expect_identical(dimnames(blocks), dimnames(whole))
+  # latent samples of block b come from seed + b - 1: reproducible for a block size
+  expect_identical(attr(blocks, "uncertainty"), attr(predict(fit, mob$counts, n_samples = 3, seed = 9), "uncertainty"))
+  expect_true(all(is.finite(attr(blocks, "uncertainty"))))
+  expect_error(withr_options(list(dpvae.block_cells = 0), predict(fit, mob$counts)), class = "dpvae_error_input")
+})
+
+test_that("MulticoreParam and SnowParam workers give the serial result", {
+  fit <- block_case()
+  old <- options(dpvae.block_cells = 60)
+  on.exit(options(old))
+  serial <- predict(fit, mob$counts)
+  if (.Platform$OS.type != "windows") {
+    forked <- predict(fit, mob$counts, BPPARAM = BiocParallel::MulticoreParam(2))
+    expect_equal(forked, serial, tolerance = 1e-12)
+  }
+  # fresh worker processes: the sparse matrix's methods come with dpvae's imports (they returned zeros
+  # before Matrix's methods were imported)
+  snow <- predict(fit, mob$counts, BPPARAM = BiocParallel::SnowParam(2))
+  expect_equal(snow, serial, tolerance = 1e-12)
+  expect_error(predict(fit, mob$counts, BPPARAM = 2), class = "dpvae_error_input")
+})

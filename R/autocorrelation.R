@@ -62,6 +62,9 @@
 #' @param name For objects: prefix of the feature-metadata columns.
 #' @param num.threads Threads (default: all cores). Results do not depend on
 #'   it.
+#' @param BPPARAM `NULL`, or a BiocParallel parameter object: the genes are
+#'   split into one block per worker (each gene's statistic and permutations
+#'   do not depend on the others, so results equal the serial ones).
 #' @return For a matrix: a data frame with one row per gene and columns
 #'   `gene`, `statistic`, `expected`, `variance`, `z`, `p_value`, `p_adj`
 #'   (and `p_perm`, `p_perm_adj` with `n_perm > 0`) and `constant`;
@@ -84,10 +87,10 @@
 morans_i <- function(x, coords = NULL, k = 5, weights = NULL, style = NULL, randomisation = TRUE,
                      alternative = c("greater", "less", "two.sided"), n_perm = 0, seed = NULL,
                      p.adjust.method = "BH", features = NULL, assay = NULL, layer = NULL,
-                     assay.type = NULL, name = "moran_i", num.threads = NULL) {
+                     assay.type = NULL, name = "moran_i", num.threads = NULL, BPPARAM = NULL) {
   alternative <- check_choice(alternative, "alternative")
   autocorrelation_verb("moran", x, coords, k, weights, style, randomisation, alternative, n_perm,
-                       seed, p.adjust.method, features, assay, layer, assay.type, name, num.threads)
+                       seed, p.adjust.method, features, assay, layer, assay.type, name, num.threads, BPPARAM)
 }
 
 #' @rdname morans_i
@@ -95,10 +98,10 @@ morans_i <- function(x, coords = NULL, k = 5, weights = NULL, style = NULL, rand
 gearys_c <- function(x, coords = NULL, k = 5, weights = NULL, style = NULL, randomisation = TRUE,
                      alternative = c("greater", "less", "two.sided"), n_perm = 0, seed = NULL,
                      p.adjust.method = "BH", features = NULL, assay = NULL, layer = NULL,
-                     assay.type = NULL, name = "geary_c", num.threads = NULL) {
+                     assay.type = NULL, name = "geary_c", num.threads = NULL, BPPARAM = NULL) {
   alternative <- check_choice(alternative, "alternative")
   autocorrelation_verb("geary", x, coords, k, weights, style, randomisation, alternative, n_perm,
-                       seed, p.adjust.method, features, assay, layer, assay.type, name, num.threads)
+                       seed, p.adjust.method, features, assay, layer, assay.type, name, num.threads, BPPARAM)
 }
 
 #' @rdname morans_i
@@ -107,15 +110,16 @@ spatial_autocorrelation <- function(x, coords = NULL, k = 5, weights = NULL, sty
                                     randomisation = TRUE, alternative = c("greater", "less", "two.sided"),
                                     n_perm = 0, seed = NULL, p.adjust.method = "BH", features = NULL,
                                     assay = NULL, layer = NULL, assay.type = NULL,
-                                    name = c("moran_i", "geary_c"), num.threads = NULL) {
+                                    name = c("moran_i", "geary_c"), num.threads = NULL, BPPARAM = NULL) {
   alternative <- check_choice(alternative, "alternative")
   autocorrelation_verb(c("moran", "geary"), x, coords, k, weights, style, randomisation, alternative, n_perm,
-                       seed, p.adjust.method, features, assay, layer, assay.type, name, num.threads)
+                       seed, p.adjust.method, features, assay, layer, assay.type, name, num.threads, BPPARAM)
 }
 
 autocorrelation_verb <- function(stats, x, coords, k, weights, style, randomisation, alternative, n_perm,
                                  seed, p.adjust.method, features, assay, layer, assay.type, name,
-                                 num.threads, call = rlang_caller()) {
+                                 num.threads, BPPARAM = NULL, call = rlang_caller()) {
+  check_bpparam(BPPARAM, call = call)
   if (!is.null(style) && !(is.character(style) && length(style) == 1L && style %in% c("B", "W"))) {
     dpvae_abort("{.arg style} must be {.val B} (binary) or {.val W} (row-standardised), not {.val {format(style)}}.",
                 call = call)
@@ -157,7 +161,7 @@ autocorrelation_verb <- function(stats, x, coords, k, weights, style, randomisat
   seed <- metric_seed(seed, n_perm > 0, call = call)
   settings <- list(style = style_used, n_perm = as.integer(n_perm), seed = seed, alternative = alternative,
                    num_threads = threads)
-  res <- rust_result(moran_geary_impl(expr_args(inp$expr), w, as_json(settings)), call = call)
+  res <- autocorrelation_by_genes(inp$expr, w, as_json(settings), BPPARAM, call = call)
   genes <- rownames(inp$expr)
   one <- function(s) {
     r <- res[[s]]
@@ -243,4 +247,29 @@ nb_csr <- function(nb, wl, n, call) {
     lens <- tabulate(rows[keep], nbins = n)
   }
   list(p = c(0L, cumsum(as.integer(lens))), j = j, x = x)
+}
+
+# moran_geary_impl over the genes, or over blocks of genes on BiocParallel workers (one block per worker;
+# every gene's statistic and permutations are independent of the others, so the result is the serial one).
+autocorrelation_by_genes <- function(expr, weights, settings_json, BPPARAM = NULL, call = rlang_caller()) {
+  if (is.null(BPPARAM) || nrow(expr) < 2L) {
+    return(moran_geary_block(expr, weights, settings_json, call = call))
+  }
+  n_blocks <- min(nrow(expr), max(1L, BiocParallel::bpnworkers(BPPARAM)))
+  rows <- split(seq_len(nrow(expr)), cut(seq_len(nrow(expr)), n_blocks, labels = FALSE))
+  parts <- lapply(rows, function(r) expr[r, , drop = FALSE])
+  out <- BiocParallel::bplapply(parts, moran_geary_block, weights = weights, settings_json = settings_json,
+                                BPPARAM = BPPARAM)
+  fields <- function(stat) {
+    names <- names(out[[1]][[stat]])
+    stats::setNames(lapply(names, function(f) unlist(lapply(out, function(p) p[[stat]][[f]]), use.names = FALSE)),
+                    names)
+  }
+  list(moran = fields("moran"), geary = fields("geary"),
+       constant = unlist(lapply(out, `[[`, "constant"), use.names = FALSE))
+}
+
+moran_geary_block <- function(expr, weights, settings_json, call = rlang_caller()) {
+  fork_guard()
+  rust_result(moran_geary_impl(expr_args(expr), weights, settings_json), call = call)
 }

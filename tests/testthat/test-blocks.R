@@ -39,3 +39,15 @@ test_that("MulticoreParam and SnowParam workers give the serial result", {
   expect_equal(snow, serial, tolerance = 1e-12)
   expect_error(predict(fit, mob$counts, BPPARAM = 2), class = "dpvae_error_input")
 })
+
+test_that("Moran's I and Geary's C over gene blocks on workers equal the serial result", {
+  genes <- mob$counts[1:30, ]
+  serial <- spatial_autocorrelation(genes, mob$coords, n_perm = 19, seed = 2, num.threads = 1)
+  forked <- spatial_autocorrelation(genes, mob$coords, n_perm = 19, seed = 2, num.threads = 1,
+                                    BPPARAM = BiocParallel::MulticoreParam(2))
+  snow <- spatial_autocorrelation(genes, mob$coords, n_perm = 19, seed = 2, num.threads = 1,
+                                  BPPARAM = BiocParallel::SnowParam(2))
+  expect_equal(forked, serial)
+  expect_equal(snow, serial)
+  expect_error(morans_i(genes, mob$coords, BPPARAM = "two"), class = "dpvae_error_input")
+})

@@ -496,25 +496,6 @@ mod tests {
     {
         place_core(m, landmarks, max_iter, eps, false, |i, d, _| dissim(i, d))
     }
-
-    fn place_points_latent(
-        latent_new: ArrayView2<f64>,
-        latent_landmarks: ArrayView2<f64>,
-        scale: f64,
-        landmarks: ArrayView2<f64>,
-        max_iter: usize,
-        eps: f64,
-    ) -> Result<Array2<f64>> {
-        Ok(place_points_latent_detailed(
-            latent_new,
-            latent_landmarks,
-            scale,
-            landmarks,
-            max_iter,
-            eps,
-        )?
-        .coords)
-    }
     use crate::error::DpvaeError;
     use crate::geometry::testutil::*;
     use crate::rng::SeededRng;
@@ -579,7 +560,7 @@ mod tests {
                 _ => 0.0,
             })
         };
-        let y = place_points_latent(
+        let y = place_points_latent_detailed(
             embed(&new).view(),
             embed(&lm).view(),
             scale,
@@ -587,7 +568,8 @@ mod tests {
             200,
             1e-12,
         )
-        .unwrap();
+        .unwrap()
+        .coords;
         assert!(max_abs_diff(&y, &new) < 1e-6);
     }
 
@@ -630,6 +612,7 @@ mod tests {
         let new = gaussian(5, 2, 2);
         let d = cross_dist(&new, &lm);
         let is_input = |r: Result<Array2<f64>>| matches!(r, Err(DpvaeError::Input(_)));
+        let is_input_placement = |r: Result<Placement>| matches!(r, Err(DpvaeError::Input(_)));
         assert!(is_input(place_points(
             d.slice(ndarray::s![.., ..9]),
             lm.view(),
@@ -675,7 +658,7 @@ mod tests {
             10,
             1e-6
         )));
-        assert!(is_input(place_points_latent(
+        assert!(is_input_placement(place_points_latent_detailed(
             new.view(),
             lm.view(),
             0.0,
@@ -683,7 +666,7 @@ mod tests {
             10,
             1e-6
         )));
-        assert!(is_input(place_points_latent(
+        assert!(is_input_placement(place_points_latent_detailed(
             new.view(),
             gaussian(10, 3, 1).view(),
             1.0,
@@ -691,7 +674,7 @@ mod tests {
             10,
             1e-6
         )));
-        assert!(is_input(place_points_latent(
+        assert!(is_input_placement(place_points_latent_detailed(
             new.view(),
             gaussian(9, 2, 1).view(),
             1.0,

@@ -43,6 +43,9 @@
 #'   calibrated `dpvae_uncertainty` needs no samples.
 #' @param device `"auto"`, `"cpu"` or `"cuda"`.
 #' @param verbose Show progress.
+#' @param BPPARAM `NULL`, or a BiocParallel parameter object: the cells are
+#'   encoded in blocks on its workers, as in [predict.dpvae_model()] (the
+#'   cell -> location map couples all cells and runs in this process).
 #' @param impute How cells without coordinates are imputed: `"mds"`
 #'   (constrained placement among the measured cells) or `"encoder"`.
 #' @param complete Fill the imputed columns of measured cells with their
@@ -120,14 +123,15 @@ dpvae_reconstruct <- function(object, ...) UseMethod("dpvae_reconstruct")
 #' @export
 dpvae_reconstruct.default <- function(object, coords = NULL, reference = NULL, model = NULL, ...,
                                       n_samples = 0, impute = c("mds", "encoder"), complete = FALSE,
-                                      placement = c("auto", "map", "mean", "encoder"), device = "auto", verbose = interactive()) {
+                                      placement = c("auto", "map", "mean", "encoder"), device = "auto",
+                                      verbose = interactive(), BPPARAM = NULL) {
   impute <- check_choice(impute, "impute")
   placement <- check_choice(placement, "placement")
   x <- as_expression(object)
   if (!is.null(coords)) coords <- as_coords(coords, colnames(x))
   res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, ...,
                            n_samples = n_samples, impute = impute, complete = complete,
-                           placement = placement)
+                           placement = placement, BPPARAM = BPPARAM)
   d <- ncol(res$coords)
   out <- data.frame(res$coords, measured = res$measured, row.names = colnames(x))
   names(out)[seq_len(d)] <- paste0("dpvae_", c("x", "y", "z")[seq_len(d)])
@@ -147,7 +151,7 @@ dpvae_reconstruct.default <- function(object, coords = NULL, reference = NULL, m
 dpvae_reconstruct.Seurat <- function(object, coords = NULL, reference = NULL, model = NULL, ...,
                                      assay = NULL, layer = "counts", n_samples = 0, impute = c("mds", "encoder"),
                                      complete = FALSE, placement = c("auto", "map", "mean", "encoder"), device = "auto",
-                                     verbose = interactive()) {
+                                     verbose = interactive(), BPPARAM = NULL) {
   need_seurat_object()
   impute <- check_choice(impute, "impute")
   placement <- check_choice(placement, "placement")
@@ -158,7 +162,7 @@ dpvae_reconstruct.Seurat <- function(object, coords = NULL, reference = NULL, mo
   else if (!is.null(coords)) coords <- seurat_coords(object, coords)
   res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, ...,
                            n_samples = n_samples, impute = impute, complete = complete,
-                           placement = placement)
+                           placement = placement, BPPARAM = BPPARAM)
   out <- seurat_store(object, res$coords, res$latent, res$model, uncertainty = res$uncertainty,
                       outlier_score = res$outlier_score, map = res$map, sample_spread = res$sample_spread)
   if (!is.null(res$imputed)) out <- SeuratObject::AddMetaData(out, as.data.frame(res$imputed))
@@ -173,7 +177,8 @@ dpvae_reconstruct.Seurat <- function(object, coords = NULL, reference = NULL, mo
 # The shared engine of every method: returns coords, latent, model and which cells were measured.
 # `imputed` (self mode with unmeasured cells only): cells x d matrix `dpvae_imputed_*`.
 reconstruct_cells <- function(x, coords, reference, model, device, verbose, ..., n_samples = 0, impute = "mds",
-                              complete = FALSE, placement = "auto", call = rlang_caller()) {
+                              complete = FALSE, placement = "auto", BPPARAM = NULL, call = rlang_caller()) {
+  check_bpparam(BPPARAM, call = call)
   fork_guard()
   if (!(is.logical(complete) && length(complete) == 1L && !is.na(complete))) {
     dpvae_abort("{.arg complete} must be TRUE or FALSE.", call = call)
@@ -207,7 +212,7 @@ reconstruct_cells <- function(x, coords, reference, model, device, verbose, ...,
     validate_model(model, call = call)
     if (...length()) dpvae_abort("Training settings ({.arg {names(list(...))}}) have no effect with {.arg model}.", call = call)
   }
-  pred <- encode_cells(model, x, n_samples = n_samples, device = device, call = call)
+  pred <- encode_cells(model, x, n_samples = n_samples, device = device, BPPARAM = BPPARAM, call = call)
   if (!self_mode) {
     placement <- choose_placement(placement, from_reference = !is.null(reference), model, x, call = call)
     if (isTRUE(verbose)) {

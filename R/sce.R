@@ -137,7 +137,7 @@ dpvae_reconstruct.SingleCellExperiment <- function(object, coords = NULL, refere
                                                    assay.type = "counts", n_samples = 0,
                                                    impute = c("mds", "encoder"), complete = FALSE,
                                                    placement = c("auto", "map", "mean", "encoder"), device = "auto",
-                                                   verbose = interactive()) {
+                                                   verbose = interactive(), BPPARAM = NULL) {
   need_sce()
   impute <- check_choice(impute, "impute")
   placement <- check_choice(placement, "placement")
@@ -148,7 +148,7 @@ dpvae_reconstruct.SingleCellExperiment <- function(object, coords = NULL, refere
   else if (!is.null(coords)) coords <- sce_coords(object, coords)
   res <- reconstruct_cells(x, coords, reference, model, device = device, verbose = verbose, ...,
                            n_samples = n_samples, impute = impute, complete = complete,
-                           placement = placement)
+                           placement = placement, BPPARAM = BPPARAM)
   extra <- c(list(dpvae_uncertainty = res$uncertainty),
              if (!is.null(res$sample_spread)) list(dpvae_sample_spread = res$sample_spread),
              list(dpvae_outlier_score = res$outlier_score),

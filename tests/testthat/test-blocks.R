@@ -51,3 +51,16 @@ test_that("Moran's I and Geary's C over gene blocks on workers equal the serial 
   expect_equal(snow, serial)
   expect_error(morans_i(genes, mob$coords, BPPARAM = "two"), class = "dpvae_error_input")
 })
+
+test_that("dpvae_reconstruct(model =) encodes on workers with the serial result", {
+  fit <- block_case()
+  old <- options(dpvae.block_cells = 100)
+  on.exit(options(old))
+  # one bundled spot has no counts on this quick model's genes (NA position, a classed warning)
+  quiet <- function(expr) suppressWarnings(expr, classes = "dpvae_warning_empty_cells")
+  serial <- quiet(dpvae_reconstruct(mob$counts, model = fit, verbose = FALSE))
+  forked <- quiet(dpvae_reconstruct(mob$counts, model = fit, verbose = FALSE,
+                                    BPPARAM = BiocParallel::MulticoreParam(2)))
+  expect_equal(forked, serial, tolerance = 1e-12)
+  expect_error(dpvae_reconstruct(mob$counts, model = fit, BPPARAM = list()), class = "dpvae_error_input")
+})

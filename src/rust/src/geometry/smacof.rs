@@ -953,30 +953,23 @@ mod tests {
             None,
             &opts(Init::Classical)
         )));
-        assert!(is_input(smacof(
-            d.view(),
-            None,
-            &SmacofOptions {
+        let bad_options = [
+            SmacofOptions {
                 ndim: 0,
                 ..Default::default()
-            }
-        )));
-        assert!(is_input(smacof(
-            d.view(),
-            None,
-            &SmacofOptions {
+            },
+            SmacofOptions {
                 n_init: 0,
                 ..Default::default()
-            }
-        )));
-        assert!(is_input(smacof(
-            d.view(),
-            None,
-            &SmacofOptions {
+            },
+            SmacofOptions {
                 eps: f64::NAN,
                 ..Default::default()
-            }
-        )));
+            },
+        ];
+        for bad in &bad_options {
+            assert!(is_input(smacof(d.view(), None, bad)));
+        }
         assert!(is_input(smacof(
             d.view(),
             None,

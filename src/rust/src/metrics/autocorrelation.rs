@@ -510,32 +510,32 @@ where
 /// Moran's I per gene (scanpy's `sc.metrics.morans_i` convention: `n` = number of cells).
 /// Constant genes give NaN.
 pub fn morans_i(expr: &GeneMatrix, w: &SpatialWeights) -> Result<Vec<f64>> {
-    let pr = prepare(expr, w, false)?;
-    over_tiles(expr, |_, ng, z, zz, _, constant| {
-        let (si, _) = tile_kernel(w, pr.binary, z, None);
-        (0..ng)
-            .map(|t| {
-                if constant[t] {
-                    f64::NAN
-                } else {
-                    pr.n / pr.s0 * si[t] / zz[t]
-                }
-            })
-            .collect()
-    })
+    per_gene(expr, w, |pr, si, _, zz| pr.n / pr.s0 * si / zz)
 }
 
 /// Geary's C per gene (scanpy's `sc.metrics.gearys_c` convention). Constant genes give NaN.
 pub fn gearys_c(expr: &GeneMatrix, w: &SpatialWeights) -> Result<Vec<f64>> {
+    per_gene(expr, w, |pr, _, sc, zz| {
+        (pr.n - 1.0) / (2.0 * pr.s0) * sc / zz
+    })
+}
+
+/// One statistic per gene from the tile kernel's cross-product sums `si` (Moran) and squared-difference
+/// sums `sc` (Geary) and the gene's sum of squares `zz`; constant genes give NaN.
+fn per_gene(
+    expr: &GeneMatrix,
+    w: &SpatialWeights,
+    statistic: impl Fn(&Prepared, f64, f64, f64) -> f64 + Sync,
+) -> Result<Vec<f64>> {
     let pr = prepare(expr, w, false)?;
     over_tiles(expr, |_, ng, z, zz, _, constant| {
-        let (_, sc) = tile_kernel(w, pr.binary, z, None);
+        let (si, sc) = tile_kernel(w, pr.binary, z, None);
         (0..ng)
             .map(|t| {
                 if constant[t] {
                     f64::NAN
                 } else {
-                    (pr.n - 1.0) / (2.0 * pr.s0) * sc[t] / zz[t]
+                    statistic(&pr, si[t], sc[t], zz[t])
                 }
             })
             .collect()

@@ -37,7 +37,8 @@ check_bpparam <- function(BPPARAM, call = rlang_caller()) {
 # environment, `x` included, to every worker); each worker receives only its block and `...`.
 over_cell_blocks <- function(x, fun, ..., BPPARAM = NULL, call = rlang_caller()) {
   blocks <- cell_blocks(ncol(x), block_cells(call = call))
-  if (is.null(BPPARAM) || length(blocks) < 2L) {
+  if (length(blocks) == 1L) return(list(fun(x, 1L, ...))) # the usual case: no copy of x
+  if (is.null(BPPARAM)) {
     return(lapply(seq_along(blocks), function(b) fun(x[, blocks[[b]], drop = FALSE], b, ...)))
   }
   parts <- lapply(seq_along(blocks), function(b) list(x = x[, blocks[[b]], drop = FALSE], b = b))

@@ -52,7 +52,11 @@
 #'   single-cell sets of the benchmark the training stress keeps falling while
 #'   held-out cells get worse (osmFISH test error 0.70 without, 0.57 with), on
 #'   small sets the held-out cells are missed more than the signal helps
-#'   (`bench/RESULTS-accuracy.md`).
+#'   (`bench/RESULTS-accuracy.md`). Without validation cells, fits of 50 to
+#'   2000 cells run a second, shorter fit without every fifth cell to measure
+#'   the encoder's held-out error, which calibrates the uncertainty of the
+#'   mean placement (see [dpvae_reconstruct()]; about +50 % fit time, option
+#'   `dpvae.crossfit = FALSE` skips it).
 #' @param scale A fixed scale `c` instead of a learned one.
 #' @param lambda Weight of the distance-preserving term (0 = plain VAE). The
 #'   default, 10, was chosen on held-out cells of the shared benchmark sets
@@ -246,36 +250,12 @@ duration_text <- function(s) {
 # Runs the Rust fit with a cli progress bar and builds the dpvae_model.
 train_model <- function(data, coords, pairs, settings, pp, device, verbose, call, init = NULL, frame_json = "") {
   if (!is.character(device) || length(device) != 1L) dpvae_abort("{.arg device} must be \"auto\", \"cpu\" or \"cuda\".")
-  epochs <- settings$rust$epochs
-  env <- environment() # the progress bar lives as long as this call
-  bar <- NULL
-  failure <- NULL
-  # Returning FALSE stops training as Ctrl-C does; the option lets tests simulate an interrupt.
-  stop_at <- getOption("dpvae.stop_at_epoch", Inf)
-  progress <- function(epoch, loss, recon, kl, dp, scale, stress) {
-    if (epoch >= stop_at) return(FALSE)
-    if (!isTRUE(verbose)) return(TRUE)
-    # An error here must not unwind through Rust: keep it, stop training, re-raise below.
-    tryCatch({
-      if (is.null(bar)) {
-        bar <<- cli::cli_progress_bar("Training dp-VAE", total = epochs, clear = TRUE, .envir = env,
-          format = "{cli::pb_bar} {cli::pb_current}/{cli::pb_total} | loss {sprintf('%.4f', loss)} | stress {if (is.finite(stress)) sprintf('%.3f', stress) else 'warm-up'} | ETA {cli::pb_eta}")
-      }
-      env$loss <- loss
-      env$stress <- stress
-      cli::cli_progress_update(id = bar, set = epoch, .envir = env)
-      TRUE
-    }, error = function(e) {
-      failure <<- e
-      FALSE
-    })
-  }
+  reporter <- progress_reporter("Training dp-VAE", settings$rust$epochs, verbose)
   t0 <- proc.time()[["elapsed"]]
   res <- rust_result(fit_impl(data$x, data$counts, data$library, coords, pairs, as_json(settings$rust), device,
-                              init, frame_json, progress), call = call)
-  if (!is.null(bar)) cli::cli_progress_done(id = bar, .envir = env)
-  if (!is.null(failure)) stop(failure)
-  elapsed <- proc.time()[["elapsed"]] - t0
+                              init, frame_json, reporter$callback), call = call)
+  reporter$done()
+  train_seconds <- proc.time()[["elapsed"]] - t0
   if (isTRUE(res$interrupted)) {
     cli::cli_warn("Training was interrupted at epoch {res$epochs_run}; the model holds the best state so far.",
                   class = "dpvae_warning_interrupted")
@@ -289,7 +269,14 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
   }
   pred <- res$prediction
   atlas <- map_atlas(data$x)
-  calibration <- calibrate_radius(atlas$profiles, coords, sections = settings$sections, call = call)
+  loo <- loo_map(atlas$profiles, coords, sections = settings$sections, call = call)
+  calibration <- calibrate_radius(loo)
+  cross <- progress_reporter("Calibrating the uncertainty (cross-fit)", res$epochs_run, verbose)
+  held <- held_out_encoder(res, pred, list(data = data, coords = coords, pairs = pairs, settings = settings,
+                                           epochs = res$epochs_run, device = device, init = init, frame_json = frame_json,
+                                           progress = cross$callback, call = call))
+  cross$done()
+  kappa <- encoder_error_ratio(loo, held)
   dimnames(pred$coords) <- list(rownames(coords), colnames(coords))
   dimnames(pred$latent) <- list(rownames(coords), paste0("latent_", seq_len(ncol(pred$latent))))
   model <- structure(list(
@@ -315,16 +302,49 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
     atlas = atlas,
     radius_factor = calibration[["factor"]],
     radius_rms = calibration[["rms"]],
+    encoder_error_ratio = kappa,
     device = device,
-    seconds = elapsed,
+    seconds = proc.time()[["elapsed"]] - t0, # training and calibration
     call = call,
     version = as.character(utils::packageVersion("dpvae"))
   ), class = "dpvae_model")
   if (isTRUE(verbose)) {
     best <- if (res$best_epoch > 0) sprintf(", best training stress %.3f at epoch %d", res$history$stress[res$best_epoch], res$best_epoch) else ""
-    cli::cli_inform("dp-VAE: {res$epochs_run} epoch{?s} in {sprintf('%.1f', elapsed)} s{best}.")
+    cli::cli_inform("dp-VAE: {res$epochs_run} epoch{?s} in {sprintf('%.1f', train_seconds)} s{best}.")
   }
   model
+}
+
+# A cli progress bar over training epochs, as the callback Rust calls every few epochs (answering FALSE stops
+# training as Ctrl-C does; option `dpvae.stop_at_epoch` lets tests simulate an interrupt), and done(), which
+# closes the bar and re-raises an error the callback kept (it must not unwind through Rust).
+progress_reporter <- function(label, epochs, verbose) {
+  env <- environment()
+  bar <- NULL
+  failure <- NULL
+  stop_at <- getOption("dpvae.stop_at_epoch", Inf)
+  callback <- function(epoch, loss, recon, kl, dp, scale, stress) {
+    if (epoch >= stop_at) return(FALSE)
+    if (!isTRUE(verbose)) return(TRUE)
+    tryCatch({
+      if (is.null(bar)) {
+        bar <<- cli::cli_progress_bar(label, total = epochs, clear = TRUE, .envir = env,
+          format = "{label} {cli::pb_bar} {cli::pb_current}/{cli::pb_total} | loss {sprintf('%.4f', loss)} | stress {if (is.finite(stress)) sprintf('%.3f', stress) else 'warm-up'} | ETA {cli::pb_eta}")
+      }
+      env$loss <- loss
+      env$stress <- stress
+      cli::cli_progress_update(id = bar, set = epoch, .envir = env)
+      TRUE
+    }, error = function(e) {
+      failure <<- e
+      FALSE
+    })
+  }
+  done <- function() {
+    if (!is.null(bar)) cli::cli_progress_done(id = bar, .envir = env)
+    if (!is.null(failure)) stop(failure)
+  }
+  list(callback = callback, done = done)
 }
 
 # Why a fit failed, or NULL: the loss exploded or went non-finite, the learned scale ended pinned at a bound

@@ -202,56 +202,6 @@ map_spread <- function(moments, pos) {
   sqrt(pmax(moments$second - 2 * rowSums(pos * moments$coords) + rowSums(pos^2), 0))
 }
 
-# Radius of the 90 % region around reported positions `pos` (`mapped`: map_cells()' result, which holds the
-# moments): the map's spread of reference positions around them, times the model's calibration factor. The
-# mean of the encoder's and the map's positions is better than either where they err independently; its
-# radius shrinks by mean_shrink().
-uncertainty_radius <- function(model, mapped, pos, placement = "map", encoder = NULL) {
-  radius <- model$radius_factor * map_spread(mapped, pos)
-  if (placement == "mean") radius <- radius * mean_shrink(model, mapped, encoder)
-  radius
-}
-
-# Error of the mean of two readouts with equal mean squared error m and disagreement d: E|mean - truth|^2 =
-# m - E|d|^2 / 4 (errors that cancel make them disagree). m is the map's calibrated mean squared error (the
-# RMS factor times each cell's spread, at fit time); E|d|^2 / spread^2 is measured on the query's cells. The
-# factor is kept within [1/2, 1]: 1 when the readouts agree (correlated errors, no gain), and never below
-# the agreement of two equally good readouts. On held-out cells of the 16 shared sets this moved the mean's
-# coverage from 0.88-0.98 to 0.85-0.95 (bench/RESULTS-scrna.md).
-MEAN_SHRINK_MIN_CELLS <- 20L
-mean_shrink <- function(model, mapped, encoder) {
-  rms <- model$radius_rms
-  spread <- map_spread(mapped, mapped$coords)
-  ok <- which(is.finite(spread) & spread > 0 & stats::complete.cases(encoder))
-  if (is.null(rms) || !is.finite(rms) || length(ok) < MEAN_SHRINK_MIN_CELLS) return(1)
-  disagreement <- mean(rowSums((encoder[ok, , drop = FALSE] - mapped$coords[ok, , drop = FALSE])^2) / spread[ok]^2)
-  sqrt(min(max(1 - disagreement / (4 * rms^2), 0.25), 1))
-}
-
-# The calibration, at fit time: the training cells mapped onto each other (leave-one-out, at most
-# CALIBRATION_CELLS of them); `factor` is the 90 % quantile of (distance to the true position / spread) and
-# `rms` the root mean square of that ratio. Held-out cells of the same data set are exchangeable with these,
-# so their 90 % regions cover ~90 % of them (bench/RESULTS-scrna.md reports the coverage on every shared set).
-CALIBRATION_CELLS <- 5000L
-calibrate_radius <- function(profiles, coords, sections = NULL, call = rlang_caller()) {
-  none <- c(factor = NA_real_, rms = NA_real_)
-  n <- nrow(profiles)
-  rows <- if (n > CALIBRATION_CELLS) unique(round(seq(1, n, length.out = CALIBRATION_CELLS))) else seq_len(n)
-  if (length(rows) < 3L) return(none)
-  p <- profiles[rows, , drop = FALSE]
-  s <- coords[rows, , drop = FALSE]
-  support <- transport_support(p, p, self = seq_along(rows), call = call)
-  eps <- MAP_EPSILON * typical_cost(p, p)
-  plan <- one_section(sinkhorn_map(support, length(rows), length(rows), eps), sections[rows], support, eps)
-  moments <- plan_moments(plan, s)
-  spread <- map_spread(moments, moments$coords)
-  err <- sqrt(rowSums((moments$coords - s)^2))
-  ok <- spread > 0
-  if (!any(ok)) return(none)
-  ratio <- err[ok] / spread[ok]
-  c(factor = unname(stats::quantile(ratio, 0.9)), rms = sqrt(mean(ratio^2)))
-}
-
 # How unlike the reference a query cell is, relative to how like the query's other cells it is: the mean
 # squared profile distance (each data set standardised on its own) to the OUTLIER_NEIGHBOURS nearest
 # reference cells over that to the nearest other query cells, drawn from equal numbers of each (so that the

@@ -1,0 +1,132 @@
+# The 90 % positional uncertainty of placed cells, calibrated at fit time on the training data set.
+#
+# The map's radius is a factor times the map's spread of reference positions around the reported position;
+# the factor is the 90 % quantile of (error / spread) of the training cells mapped onto each other
+# leave-one-out. Held-out cells of the same data set are exchangeable with these, so their regions cover
+# ~90 % of them (bench/RESULTS-scrna.md reports the coverage on every shared set).
+#
+# The mean of the encoder's and the map's positions errs less where the two err apart. Its mean squared
+# error (per unit spread) follows from the two readouts' errors and their disagreement d, measured on the
+# query's own cells: E|mean error|^2 = (E|e_enc|^2 + E|e_map|^2) / 2 - E|d|^2 / 4. E|e_map|^2 is rms^2 of the
+# calibration; E|e_enc|^2 = kappa * rms^2, where kappa, the encoder's held-out error over the map's, is
+# measured at fit time on cells the encoder did not train on: the validation cells, or below CROSSFIT_MAX
+# training cells (where there are none) a second fit without every CROSSFIT_EVERY-th cell.
+
+# Radius of the 90 % region around reported positions `pos` (`mapped`: map_cells()' result, which holds the
+# moments).
+uncertainty_radius <- function(model, mapped, pos, placement = "map", encoder = NULL) {
+  radius <- model$radius_factor * map_spread(mapped, pos)
+  if (placement == "mean") radius <- radius * mean_shrink(model, mapped, encoder)
+  radius
+}
+
+# The mean placement's radius over the map's. Bounded below by 1/2 (never more than two equally good,
+# independent readouts gain) and above by the case of perfectly correlated errors, (1 + sqrt(kappa)) / 2,
+# which is also the answer for fewer than MEAN_SHRINK_MIN_CELLS cells (no disagreement to measure). Models
+# fitted before kappa was measured take the readouts as equally accurate (kappa = 1).
+MEAN_SHRINK_MIN_CELLS <- 20L
+mean_shrink <- function(model, mapped, encoder) {
+  rms <- model$radius_rms
+  kappa <- model$encoder_error_ratio
+  if (is.null(kappa) || !is.finite(kappa)) kappa <- 1
+  correlated <- ((1 + sqrt(kappa)) / 2)^2
+  spread <- map_spread(mapped, mapped$coords)
+  ok <- which(is.finite(spread) & spread > 0 & stats::complete.cases(encoder))
+  if (is.null(rms) || !is.finite(rms) || length(ok) < MEAN_SHRINK_MIN_CELLS) return(sqrt(correlated))
+  disagreement <- mean(rowSums((encoder[ok, , drop = FALSE] - mapped$coords[ok, , drop = FALSE])^2) / spread[ok]^2)
+  sqrt(min(max((1 + kappa) / 2 - disagreement / (4 * rms^2), 0.25), correlated))
+}
+
+# The training cells mapped onto each other, leave-one-out (at most CALIBRATION_CELLS of them, evenly
+# spaced): for each such row, the map's position, its spread and the true position.
+CALIBRATION_CELLS <- 5000L
+loo_map <- function(profiles, coords, sections = NULL, call = rlang_caller()) {
+  n <- nrow(profiles)
+  rows <- if (n > CALIBRATION_CELLS) unique(round(seq(1, n, length.out = CALIBRATION_CELLS))) else seq_len(n)
+  if (length(rows) < 3L) return(NULL)
+  p <- profiles[rows, , drop = FALSE]
+  truth <- coords[rows, , drop = FALSE]
+  support <- transport_support(p, p, self = seq_along(rows), call = call)
+  eps <- MAP_EPSILON * typical_cost(p, p)
+  plan <- one_section(sinkhorn_map(support, length(rows), length(rows), eps), sections[rows], support, eps)
+  moments <- plan_moments(plan, truth)
+  list(rows = rows, coords = moments$coords, spread = map_spread(moments, moments$coords), truth = truth)
+}
+
+# `factor`: the 90 % quantile of error / spread over the leave-one-out rows; `rms`: its root mean square.
+calibrate_radius <- function(loo) {
+  none <- c(factor = NA_real_, rms = NA_real_)
+  if (is.null(loo) || !any(loo$spread > 0)) return(none)
+  ok <- loo$spread > 0
+  ratio <- sqrt(rowSums((loo$coords[ok, , drop = FALSE] - loo$truth[ok, , drop = FALSE])^2)) / loo$spread[ok]
+  c(factor = unname(stats::quantile(ratio, 0.9)), rms = sqrt(mean(ratio^2)))
+}
+
+# kappa: the encoder's mean squared error over the map's, both per unit spread, on the held-out cells
+# (`held`: row indices of the training cells and the encoder's positions for them). NA with fewer than
+# MEAN_SHRINK_MIN_CELLS of them; kept within [1/4, 4] against the noise of a few dozen cells.
+encoder_error_ratio <- function(loo, held) {
+  if (is.null(loo) || is.null(held)) return(NA_real_)
+  at <- match(held$rows, loo$rows)
+  use <- which(!is.na(at) & loo$spread[at] > 0 & stats::complete.cases(held$coords))
+  if (length(use) < MEAN_SHRINK_MIN_CELLS) return(NA_real_)
+  at <- at[use]
+  s2 <- loo$spread[at]^2
+  enc <- mean(rowSums((held$coords[use, , drop = FALSE] - loo$truth[at, , drop = FALSE])^2) / s2)
+  map <- mean(rowSums((loo$coords[at, , drop = FALSE] - loo$truth[at, , drop = FALSE])^2) / s2)
+  if (!(map > 0)) return(NA_real_)
+  min(max(enc / map, 0.25), 4)
+}
+
+# The encoder's positions for training cells it did not train on: the validation cells of the fit, else
+# (between CROSSFIT_MIN and CROSSFIT_MAX cells, where a fit is cheap; option `dpvae.crossfit = FALSE` turns
+# it off) a second fit with the same settings, no longer than the first ran, without every CROSSFIT_EVERY-th
+# cell, which then places them.
+# NULL when neither applies or the fit was interrupted.
+CROSSFIT_MIN <- 50L
+CROSSFIT_MAX <- 2000L
+CROSSFIT_EVERY <- 5L
+held_out_encoder <- function(res, pred, fit_args) {
+  if (length(res$validation) >= MEAN_SHRINK_MIN_CELLS) {
+    return(list(rows = res$validation, coords = pred$coords[res$validation, , drop = FALSE]))
+  }
+  n <- nrow(fit_args$coords)
+  if (isTRUE(res$interrupted) || n < CROSSFIT_MIN || n > CROSSFIT_MAX || !isTRUE(getOption("dpvae.crossfit", TRUE))) {
+    return(NULL)
+  }
+  held <- seq(CROSSFIT_EVERY, n, by = CROSSFIT_EVERY)
+  cross <- fit_without(fit_args, held)
+  if (is.null(cross)) return(NULL)
+  options <- list(n_samples = 0L, seed = 0, device = fit_args$device, num_threads = fit_args$settings$rust$num_threads)
+  out <- rust_result(predict_impl(cross$weights, cross$config, cross$frame, fit_args$data$x[held, , drop = FALSE],
+                                  as_json(options)), call = fit_args$call)
+  list(rows = held, coords = out$coords)
+}
+
+# The Rust fit of train_model()'s arguments without the cells `drop` (their pairs or group labels too), quietly;
+# NULL if it was interrupted.
+fit_without <- function(fit_args, drop) {
+  keep <- setdiff(seq_len(nrow(fit_args$coords)), drop)
+  data <- fit_args$data
+  settings <- fit_args$settings$rust
+  settings$epochs <- fit_args$epochs
+  counts <- if (!is.null(data$counts)) data$counts[keep, , drop = FALSE]
+  library <- if (!is.null(data$library)) data$library[keep]
+  pairs <- pairs_within(fit_args$pairs, keep)
+  if (is.matrix(pairs) && !nrow(pairs)) return(NULL)
+  res <- rust_result(fit_impl(data$x[keep, , drop = FALSE], counts, library, fit_args$coords[keep, , drop = FALSE],
+                              pairs, as_json(settings), fit_args$device,
+                              fit_args$init, fit_args$frame_json, fit_args$progress), call = fit_args$call)
+  if (isTRUE(res$interrupted)) NULL else res
+}
+
+# A mask (NULL, group labels per cell, or 1-based pairs) restricted to the cells `keep`, renumbered.
+pairs_within <- function(pairs, keep) {
+  if (is.null(pairs)) return(NULL)
+  if (!is.matrix(pairs)) return(as.integer(factor(pairs[keep])))
+  at <- match(seq_len(max(pairs, keep)), keep)
+  out <- cbind(at[pairs[, 1]], at[pairs[, 2]])
+  out <- out[stats::complete.cases(out), , drop = FALSE]
+  storage.mode(out) <- "integer"
+  out
+}

@@ -61,29 +61,44 @@ unit_profiles <- function(xs) {
   xs / ifelse(len > 0, len, NA_real_)
 }
 
-# Stored in the model at fit time: the training cells' profiles, on at most MAP_AXES principal axes.
+# Stored in the model at fit time: the training cells' profiles, on at most MAP_AXES principal axes
+# (cells in blocks: only the profiles of one block are ever dense in all genes).
 map_atlas <- function(xs) {
+  rotation <- NULL
+  if (ncol(xs) > MAP_AXES) {
+    # uncentred axes of (up to 5000) profiles: they keep dot products, not variances
+    rows <- if (nrow(xs) > 5000L) round(seq(1, nrow(xs), length.out = 5000L)) else seq_len(nrow(xs))
+    e <- eigen(crossprod(atlas_profiles(xs[rows, , drop = FALSE])), symmetric = TRUE)
+    rotation <- e$vectors[, seq_len(MAP_AXES), drop = FALSE]
+  }
+  list(profiles = rotated_profiles(xs, rotation, atlas_profiles), rotation = rotation)
+}
+
+# Training cells' profiles: a cell without variation is the zero profile (it matches nothing).
+atlas_profiles <- function(xs) {
   prof <- unit_profiles(xs)
   prof[is.na(prof)] <- 0
-  rotation <- NULL
-  if (ncol(prof) > MAP_AXES) {
-    # uncentred axes of (up to 5000) profiles: they keep dot products, not variances
-    rows <- if (nrow(prof) > 5000L) round(seq(1, nrow(prof), length.out = 5000L)) else seq_len(nrow(prof))
-    e <- eigen(crossprod(prof[rows, , drop = FALSE]), symmetric = TRUE)
-    rotation <- e$vectors[, seq_len(MAP_AXES), drop = FALSE]
-    prof <- prof %*% rotation
-  }
-  list(profiles = prof, rotation = rotation)
+  prof
+}
+
+# `profiles(block)` for the row blocks of `xs`, each rotated onto the axes (NULL: kept as they are).
+rotated_profiles <- function(xs, rotation, profiles) {
+  parts <- lapply(cell_blocks(nrow(xs), block_cells()), function(rows) {
+    p <- profiles(xs[rows, , drop = FALSE])
+    if (is.null(rotation)) p else p %*% rotation
+  })
+  out <- do.call(rbind, parts)
+  rownames(out) <- rownames(xs)
+  out
 }
 
 # The query's profiles in the atlas's space, standardised with the query's own gene statistics.
 query_profiles <- function(model, x, call = rlang_caller()) {
   xs <- apply_preprocess(x, model$preprocess, scaling = "data", call = call)
-  prof <- unit_profiles(xs)
+  prof <- rotated_profiles(xs, model$atlas$rotation, unit_profiles)
   # a cell with nothing measured on these genes has no profile, whatever standardising makes of it
   genes <- intersect(model$preprocess$genes, rownames(x))
   prof[Matrix::colSums(abs(x[genes, , drop = FALSE])) == 0, ] <- NA
-  if (!is.null(model$atlas$rotation)) prof <- prof %*% model$atlas$rotation
   prof
 }
 

@@ -31,9 +31,11 @@ is_count_matrix <- function(x) {
   all(v >= 0) && all(v == round(v))
 }
 
-lognormalise <- function(x, target_sum) {
+# Library-size normalisation + log1p; `rows`: only these genes of the result (library sizes use all genes).
+lognormalise <- function(x, target_sum, rows = NULL) {
   lib <- Matrix::colSums(x)
   f <- ifelse(lib > 0, target_sum / lib, 0)
+  if (!is.null(rows)) x <- x[rows, , drop = FALSE]
   if (is.matrix(x)) log1p(sweep(x, 2, f, `*`)) else {
     x <- x %*% Matrix::Diagonal(x = f)
     x@x <- log1p(x@x)
@@ -123,18 +125,33 @@ check_new_expression <- function(x, pp, min_overlap = 0.5, call = rlang_caller()
 }
 
 # The standardisation itself (cells x the model's genes, dense); missing genes are 0 (the training mean).
+# Cells go in blocks (R/blocks.R): normalisation is per cell, so only the result is ever dense in full.
 transform_expression <- function(x, pp, scaling = "model") {
   idx <- match(pp$genes, rownames(x))
-  found <- !is.na(idx)
-  y <- if (pp$lognorm) lognormalise(x, pp$target_sum) else x
-  out <- matrix(0, ncol(x), length(pp$genes), dimnames = list(colnames(x), pp$genes))
-  if (any(found)) out[, found] <- as.matrix(Matrix::t(y[idx[found], , drop = FALSE]))
-  if (scaling == "data") {
-    mv <- row_mean_var(t(out))
-    pp[c("mean", "sd")] <- list(mv$mean, sqrt(mv$var))
-  }
+  found <- which(!is.na(idx))
+  if (scaling == "data") pp[c("mean", "sd")] <- own_gene_stats(x, pp, idx, found)
   sds <- ifelse(pp$sd > 0, pp$sd, 1)
-  out <- sweep(sweep(out, 2, pp$mean, `-`), 2, sds, `/`)
-  out[, !found] <- 0
+  out <- matrix(0, ncol(x), length(pp$genes), dimnames = list(colnames(x), pp$genes))
+  if (!length(found)) return(out)
+  for (cells in cell_blocks(ncol(x), block_cells())) {
+    y <- selected_genes(x[, cells, drop = FALSE], pp, idx[found])
+    out[cells, found] <- (y - rep(pp$mean[found], each = length(cells))) / rep(sds[found], each = length(cells))
+  }
   out
+}
+
+# Cells x genes `rows` of x, normalised as the model's training data were, dense.
+selected_genes <- function(x, pp, rows) {
+  y <- if (pp$lognorm) lognormalise(x, pp$target_sum, rows) else x[rows, , drop = FALSE]
+  as.matrix(Matrix::t(y))
+}
+
+# The data's own means and sds of the model's genes (0 for genes it lacks), without densifying.
+own_gene_stats <- function(x, pp, idx, found) {
+  rows <- idx[found]
+  mv <- row_mean_var(if (pp$lognorm) lognormalise(x, pp$target_sum, rows) else x[rows, , drop = FALSE])
+  mean <- sd <- numeric(length(pp$genes))
+  mean[found] <- mv$mean
+  sd[found] <- sqrt(mv$var)
+  list(mean, sd)
 }

@@ -27,3 +27,19 @@ test_that("stored gene means and sds are standardised with, genes matched by nam
   shuffled <- mob$counts[rev(seq_len(nrow(mob$counts))), ]
   expect_equal(dpvae:::apply_preprocess(shuffled, pp), xs)
 })
+
+test_that("standardisation and the map's profiles work in cell blocks: the block size changes nothing", {
+  pp <- dpvae:::fit_preprocess(mob$counts, n_genes = 80)
+  whole <- dpvae:::transform_expression(mob$counts, pp)
+  own <- dpvae:::transform_expression(mob$counts, pp, scaling = "data")
+  atlas <- dpvae:::map_atlas(whole)
+  old <- options(dpvae.block_cells = 37)
+  on.exit(options(old))
+  expect_identical(dpvae:::transform_expression(mob$counts, pp), whole)
+  expect_identical(dpvae:::transform_expression(mob$counts, pp, scaling = "data"), own)
+  blocked <- dpvae:::map_atlas(whole)
+  expect_equal(blocked$profiles, atlas$profiles, tolerance = 1e-12)
+  expect_identical(dim(blocked$profiles), c(ncol(mob$counts), dpvae:::MAP_AXES))
+  # own scaling: every found gene has mean 0 and sd 1 over the cells
+  expect_equal(unname(colMeans(own)), rep(0, ncol(own)), tolerance = 1e-10)
+})

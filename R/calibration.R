@@ -98,7 +98,7 @@ held_out_encoder <- function(res, pred, fit_args) {
   cross <- fit_without(fit_args, held)
   if (is.null(cross)) return(NULL)
   options <- list(n_samples = 0L, seed = 0, device = fit_args$device, num_threads = fit_args$settings$rust$num_threads)
-  out <- rust_result(predict_impl(cross$weights, cross$config, cross$frame, fit_args$data$x[held, , drop = FALSE],
+  out <- rust_result(predict_impl(cross$weights, cross$config, cross$frame, fit_args$data$x$rows(held),
                                   as_json(options)), call = fit_args$call)
   list(rows = held, coords = out$coords)
 }
@@ -114,7 +114,7 @@ fit_without <- function(fit_args, drop) {
   library <- if (!is.null(data$library)) data$library[keep]
   pairs <- pairs_within(fit_args$pairs, keep)
   if (is.matrix(pairs) && !nrow(pairs)) return(NULL)
-  res <- rust_result(fit_impl(data$x[keep, , drop = FALSE], counts, library, fit_args$coords[keep, , drop = FALSE],
+  res <- rust_result(fit_impl(data$x$subset(keep), counts, library, fit_args$coords[keep, , drop = FALSE],
                               pairs, as_json(settings), fit_args$device,
                               fit_args$init, fit_args$frame_json, fit_args$progress), call = fit_args$call)
   if (isTRUE(res$interrupted)) NULL else res

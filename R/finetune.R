@@ -57,7 +57,8 @@ dpvae_finetune <- function(model, x, coords, epochs = 100, lr = NULL, lambda = N
   )
   settings$rust$n_genes <- length(model$preprocess$genes)
   settings$mask <- "all pairs"
-  xt <- x[, known, drop = FALSE]
+  xt <- if (all(known)) x else x[, known, drop = FALSE]
+  check_new_expression(xt, model$preprocess, call = call)
   data <- training_data(xt, model$preprocess, cfg$likelihood)
   train_model(data, coords[known, , drop = FALSE], NULL, settings, model$preprocess, device = device,
               verbose = verbose, call = call, init = model$weights, frame_json = model$frame_json)

@@ -122,7 +122,7 @@ dpvae_fit.default <- function(x, coords, ..., n_genes = 2000, normalize = c("aut
     likelihood = likelihood, batch_size = batch_size, validation = validation, scale = scale,
     n_train = sum(known)
   )
-  xt <- x[, known, drop = FALSE]
+  xt <- if (all(known)) x else x[, known, drop = FALSE] # a subset would copy all of a large matrix
   ct <- coords[known, , drop = FALSE]
   pp <- fit_preprocess(xt, n_genes = settings$n_genes, normalize = normalize)
   if (likelihood != "gaussian" && !pp$lognorm) {
@@ -138,9 +138,10 @@ dpvae_fit.default <- function(x, coords, ..., n_genes = 2000, normalize = c("aut
   train_model(data, ct, pairs, settings, pp, device = device, verbose = verbose, call = call)
 }
 
-# Encoder input (and, for count likelihoods, raw counts of the same genes plus library sizes).
+# Encoder input as a block source (expression_source()), and for count likelihoods raw counts of the same
+# genes plus library sizes.
 training_data <- function(x, pp, likelihood) {
-  out <- list(x = apply_preprocess(x, pp), counts = NULL, library = NULL)
+  out <- list(x = expression_source(x, pp), counts = NULL, library = NULL)
   if (likelihood != "gaussian") {
     out$counts <- as.matrix(Matrix::t(x[pp$genes, , drop = FALSE]))
     out$library <- as.numeric(Matrix::colSums(x))

@@ -61,17 +61,20 @@ unit_profiles <- function(xs) {
   xs / ifelse(len > 0, len, NA_real_)
 }
 
-# Stored in the model at fit time: the training cells' profiles, on at most MAP_AXES principal axes
-# (cells in blocks: only the profiles of one block are ever dense in all genes).
-map_atlas <- function(xs) {
+# Stored in the model at fit time: the training cells' profiles (from expression_source(), a block at a
+# time), on at most MAP_AXES principal axes.
+map_atlas <- function(source) {
   rotation <- NULL
-  if (ncol(xs) > MAP_AXES) {
+  if (source$genes > MAP_AXES) {
     # uncentred axes of (up to 5000) profiles: they keep dot products, not variances
-    rows <- if (nrow(xs) > 5000L) round(seq(1, nrow(xs), length.out = 5000L)) else seq_len(nrow(xs))
-    e <- eigen(crossprod(atlas_profiles(xs[rows, , drop = FALSE])), symmetric = TRUE)
+    rows <- if (source$n > 5000L) round(seq(1, source$n, length.out = 5000L)) else seq_len(source$n)
+    e <- eigen(crossprod(atlas_profiles(source$rows(rows))), symmetric = TRUE)
     rotation <- e$vectors[, seq_len(MAP_AXES), drop = FALSE]
   }
-  list(profiles = rotated_profiles(xs, rotation, atlas_profiles), rotation = rotation)
+  parts <- lapply(seq_len(source$blocks), function(b) onto_axes(atlas_profiles(source$fetch(b)), rotation))
+  profiles <- do.call(rbind, parts)
+  rownames(profiles) <- source$names
+  list(profiles = profiles, rotation = rotation)
 }
 
 # Training cells' profiles: a cell without variation is the zero profile (it matches nothing).
@@ -81,21 +84,16 @@ atlas_profiles <- function(xs) {
   prof
 }
 
-# `profiles(block)` for the row blocks of `xs`, each rotated onto the axes (NULL: kept as they are).
-rotated_profiles <- function(xs, rotation, profiles) {
-  parts <- lapply(cell_blocks(nrow(xs), block_cells()), function(rows) {
-    p <- profiles(xs[rows, , drop = FALSE])
-    if (is.null(rotation)) p else p %*% rotation
-  })
-  out <- do.call(rbind, parts)
-  rownames(out) <- rownames(xs)
-  out
-}
+# Profiles on the atlas's axes (NULL: kept as they are).
+onto_axes <- function(prof, rotation) if (is.null(rotation)) prof else prof %*% rotation
 
 # The query's profiles in the atlas's space, standardised with the query's own gene statistics.
 query_profiles <- function(model, x, call = rlang_caller()) {
   xs <- apply_preprocess(x, model$preprocess, scaling = "data", call = call)
-  prof <- rotated_profiles(xs, model$atlas$rotation, unit_profiles)
+  prof <- do.call(rbind, lapply(cell_blocks(nrow(xs), block_cells()), function(rows) {
+    onto_axes(unit_profiles(xs[rows, , drop = FALSE]), model$atlas$rotation)
+  }))
+  rownames(prof) <- rownames(xs)
   # a cell with nothing measured on these genes has no profile, whatever standardising makes of it
   genes <- intersect(model$preprocess$genes, rownames(x))
   prof[Matrix::colSums(abs(x[genes, , drop = FALSE])) == 0, ] <- NA

@@ -155,3 +155,16 @@ own_gene_stats <- function(x, pp, idx, found) {
   sd[found] <- sqrt(mv$var)
   list(mean, sd)
 }
+
+# The standardised training expression for Rust, delivered block by block (Rust reads it through `fetch`,
+# `expression_tensor()` in bindings/vae.rs), so only one block is ever dense in f64. `rows(i)` gives any
+# cells (the map's axes, the cross-fit's held-out cells); `subset(keep)` is the source of some cells.
+expression_source <- function(x, pp) {
+  blocks <- cell_blocks(ncol(x), block_cells())
+  cells <- function(i) if (length(i) == ncol(x) && identical(i, seq_len(ncol(x)))) x else x[, i, drop = FALSE]
+  list(n = as.numeric(ncol(x)), genes = as.numeric(length(pp$genes)), blocks = as.numeric(length(blocks)),
+       names = colnames(x),
+       fetch = function(b) transform_expression(cells(blocks[[b]]), pp),
+       rows = function(i) transform_expression(cells(i), pp),
+       subset = function(keep) expression_source(cells(keep), pp))
+}

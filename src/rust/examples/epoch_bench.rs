@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use dpvae::vae::config::Config;
-use dpvae::vae::fit::{fit, Inputs};
+use dpvae::vae::fit::{fit, to_tensor, Inputs};
 use dpvae::vae::pairs::PairSet;
 use dpvae::vae::train::Control;
 use ndarray::Array2;
@@ -42,7 +42,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     };
     let t0 = Instant::now();
     let inp = Inputs {
-        x: x.view(),
+        x: to_tensor(x.view()),
         counts: None,
         library: None,
     };

@@ -1,12 +1,15 @@
 //! dp-VAE shims: fit and predict. Settings travel as JSON (serde on the Rust side).
 use extendr_api::prelude::*;
+use tch::{Device, Kind, Tensor};
 
 use super::conditions::guarded;
 use super::convert::{matrix_view, one_based, raw_bytes, to_rmatrix};
 use super::interrupt::interrupted;
 use crate::error::{DpvaeError, Result};
 use crate::vae::config::Config;
-use crate::vae::fit::{finetune, fit, parse_device, predict, FitOutput, Inputs, Prediction};
+use crate::vae::fit::{
+    fill_rows, finetune, fit, parse_device, predict, to_tensor, FitOutput, Inputs, Prediction,
+};
 use crate::vae::frame::Frame;
 use crate::vae::pairs::PairSet;
 use crate::vae::train::{Control, EpochStats};
@@ -59,6 +62,45 @@ fn pair_set(mask: &Robj) -> Result<PairSet> {
     } else {
         Ok(PairSet::Groups(ints.iter().map(|&g| g as i64).collect()))
     }
+}
+
+/// The training expression as an f32 tensor: from a numeric matrix, or from R's block source (a list
+/// with `n` cells, `genes`, `blocks` and `fetch(b)`, block b's cells × genes matrix), so that only
+/// one block of it is ever held in f64 (R/fit.R, `expression_source()`).
+fn expression_tensor(x: &Robj) -> Result<Tensor> {
+    if x.is_matrix() {
+        let m = RMatrix::<f64>::try_from(x.clone())
+            .map_err(|_| DpvaeError::Input("the expression must be a numeric matrix".into()))?;
+        return Ok(to_tensor(matrix_view(&m)?));
+    }
+    let bad = || {
+        DpvaeError::Input("the expression source must be a list(n, genes, blocks, fetch)".into())
+    };
+    let field = |name: &str| x.dollar(name).ok().filter(|v| !v.is_null()).ok_or_else(bad);
+    let count = |name: &str| -> Result<usize> {
+        let v = field(name)?;
+        let v = v.as_real().or_else(|| v.as_integer().map(f64::from));
+        v.filter(|v| *v >= 0.0).map(|v| v as usize).ok_or_else(bad)
+    };
+    let (n, genes, blocks) = (count("n")?, count("genes")?, count("blocks")?);
+    let fetch = Function::try_from(field("fetch")?).map_err(|_| bad())?;
+    let out = Tensor::empty([n as i64, genes as i64], (Kind::Float, Device::Cpu));
+    let mut row = 0;
+    for b in 1..=blocks {
+        let block = fetch
+            .call(pairlist!(b as i32))
+            .map_err(|e| DpvaeError::Input(format!("reading block {b} of the expression: {e}")))?;
+        let m = RMatrix::<f64>::try_from(block).map_err(|_| bad())?;
+        if m.ncols() != genes || row + m.nrows() > n {
+            return Err(bad());
+        }
+        fill_rows(&out, row, matrix_view(&m)?);
+        row += m.nrows();
+    }
+    if row != n {
+        return Err(bad());
+    }
+    Ok(out)
 }
 
 fn optional_matrix(m: &Robj) -> Result<Option<RMatrix<f64>>> {
@@ -115,7 +157,7 @@ fn fit_list(cfg: &Config, out: &FitOutput) -> Result<Robj> {
 #[extendr]
 #[allow(clippy::too_many_arguments)]
 fn fit_impl(
-    x: RMatrix<f64>,
+    x: Robj,
     counts: Robj,
     library: Robj,
     coords: RMatrix<f64>,
@@ -135,7 +177,7 @@ fn fit_impl(
             None => None,
         };
         let inputs = Inputs {
-            x: matrix_view(&x)?,
+            x: expression_tensor(&x)?,
             counts: counts_view,
             library: library.as_real_slice(),
         };

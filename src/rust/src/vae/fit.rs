@@ -1,5 +1,5 @@
 //! Fit and predict on plain arrays: the entry points the R bindings call.
-use ndarray::{Array2, ArrayView2};
+use ndarray::{Array2, ArrayView2, Axis};
 use tch::{Device, Kind, Tensor};
 
 use super::checkpoint;
@@ -36,8 +36,9 @@ pub struct Prediction {
 
 /// Expression of the training cells.
 pub struct Inputs<'a> {
-    /// Cells × genes, log-normalised and standardised (encoder input, Gaussian target).
-    pub x: ArrayView2<'a, f64>,
+    /// Cells × genes, log-normalised and standardised, in f32 (encoder input, Gaussian target):
+    /// built block by block by the caller (`expression_tensor`), so no f64 copy of all cells exists.
+    pub x: Tensor,
     /// Cells × genes raw counts of the same genes (NB/ZINB target).
     pub counts: Option<ArrayView2<'a, f64>>,
     /// Library size of each cell over all its genes (NB/ZINB offset).
@@ -57,9 +58,44 @@ pub fn parse_device(name: &str) -> Result<Device> {
     }
 }
 
-fn to_tensor(a: ArrayView2<f64>) -> Tensor {
-    let v: Vec<f32> = a.iter().map(|&x| x as f32).collect();
-    Tensor::from_slice(&v).reshape([a.nrows() as i64, a.ncols() as i64])
+/// Rows converted per step when a matrix becomes an f32 tensor, or a tensor is encoded in f64:
+/// bounds the temporary copies to a block, whatever the number of cells.
+pub const ROW_CHUNK: usize = 16_384;
+
+/// An f64 matrix as an f32 tensor, converted `ROW_CHUNK` rows at a time.
+pub fn to_tensor(a: ArrayView2<f64>) -> Tensor {
+    let (n, g) = a.dim();
+    let out = Tensor::empty([n as i64, g as i64], (Kind::Float, Device::Cpu));
+    fill_rows(&out, 0, a);
+    out
+}
+
+/// Writes the rows of `a` (converted to f32) into `out` from row `start` on, a chunk at a time.
+pub fn fill_rows(out: &Tensor, start: usize, a: ArrayView2<f64>) {
+    for (k, rows) in a.axis_chunks_iter(Axis(0), ROW_CHUNK).enumerate() {
+        let v: Vec<f32> = rows.iter().map(|&x| x as f32).collect();
+        let len = rows.nrows() as i64;
+        let chunk = Tensor::from_slice(&v).reshape([len, a.ncols() as i64]);
+        out.narrow(0, (start + k * ROW_CHUNK) as i64, len)
+            .copy_(&chunk);
+    }
+}
+
+/// Fails unless every value of the (cells × genes) tensor is finite; checked a chunk at a time.
+fn check_finite_rows(t: &Tensor, what: &str) -> Result<()> {
+    let n = t.size()[0];
+    let mut start = 0;
+    while start < n {
+        let len = (ROW_CHUNK as i64).min(n - start);
+        let ok = tch::no_grad(|| t.narrow(0, start, len).isfinite().all().int64_value(&[]));
+        if ok == 0 {
+            return Err(DpvaeError::Input(format!(
+                "{what} contains NaN or infinite values"
+            )));
+        }
+        start += len;
+    }
+    Ok(())
 }
 
 fn to_array(t: &Tensor) -> Result<Array2<f64>> {
@@ -76,12 +112,11 @@ fn to_array(t: &Tensor) -> Result<Array2<f64>> {
 
 fn check_inputs(inp: &Inputs, coords: &ArrayView2<f64>, cfg: &Config) -> Result<()> {
     cfg.validate()?;
-    let n = inp.x.nrows();
-    if inp.x.ncols() != cfg.n_genes {
+    let (n, n_genes) = (inp.x.size()[0] as usize, inp.x.size()[1] as usize);
+    if n_genes != cfg.n_genes {
         return Err(DpvaeError::Input(format!(
-            "expected {} genes, got {}",
-            cfg.n_genes,
-            inp.x.ncols()
+            "expected {} genes, got {n_genes}",
+            cfg.n_genes
         )));
     }
     if n != coords.nrows() {
@@ -108,7 +143,7 @@ fn check_inputs(inp: &Inputs, coords: &ArrayView2<f64>, cfg: &Config) -> Result<
             coords.ncols()
         )));
     }
-    check_finite(inp.x.view(), "the expression matrix")?;
+    check_finite_rows(&inp.x, "the expression matrix")?;
     check_finite(coords.view(), "the coordinates")?;
     if cfg.likelihood != Likelihood::Gaussian {
         let (counts, lib) = match (&inp.counts, inp.library) {
@@ -119,7 +154,7 @@ fn check_inputs(inp: &Inputs, coords: &ArrayView2<f64>, cfg: &Config) -> Result<
                 ))
             }
         };
-        if counts.dim() != inp.x.dim() || lib.len() != n {
+        if counts.dim() != (n, n_genes) || lib.len() != n {
             return Err(DpvaeError::Input(
                 "counts and library sizes must match the expression matrix".into(),
             ));
@@ -145,7 +180,7 @@ fn check_inputs(inp: &Inputs, coords: &ArrayView2<f64>, cfg: &Config) -> Result<
 
 fn target(inp: &Inputs) -> Target {
     Target {
-        x: to_tensor(inp.x),
+        x: inp.x.shallow_clone(),
         counts: inp.counts.map(to_tensor),
         log_lib: inp.library.map(|l| {
             let v: Vec<f32> = l.iter().map(|&x| x.ln() as f32).collect();
@@ -167,9 +202,25 @@ fn encode_f64(
     let (mut vs, model) = checkpoint::load(cfg, weights, device)?;
     vs.double();
     let scale = model.scale().double_value(&[]);
-    let (mu, logvar) =
-        tch::no_grad(|| model.encode(&x32.to_device(device).to_kind(tch::Kind::Double)));
-    Ok((mu, logvar, scale))
+    let n = x32.size()[0];
+    let starts: Vec<i64> = if n == 0 {
+        vec![0]
+    } else {
+        (0..n).step_by(ROW_CHUNK).collect()
+    };
+    // a chunk at a time: an f64 copy of every cell's expression would double the input's memory
+    let (mus, logvars): (Vec<Tensor>, Vec<Tensor>) = starts
+        .iter()
+        .map(|&start| {
+            let len = (ROW_CHUNK as i64).min(n - start);
+            let chunk = x32
+                .narrow(0, start, len)
+                .to_device(device)
+                .to_kind(Kind::Double);
+            tch::no_grad(|| model.encode(&chunk))
+        })
+        .unzip();
+    Ok((Tensor::cat(&mus, 0), Tensor::cat(&logvars, 0), scale))
 }
 
 fn finish(
@@ -328,9 +379,9 @@ mod tests {
         (x, coords)
     }
 
-    fn inputs(x: &Array2<f64>) -> Inputs<'_> {
+    fn inputs(x: &Array2<f64>) -> Inputs<'static> {
         Inputs {
-            x: x.view(),
+            x: to_tensor(x.view()),
             counts: None,
             library: None,
         }
@@ -550,7 +601,7 @@ mod tests {
                 ..cfg(1.0)
             };
             let inp = Inputs {
-                x: x.view(),
+                x: to_tensor(x.view()),
                 counts: Some(counts.view()),
                 library: Some(&lib),
             };
@@ -566,7 +617,7 @@ mod tests {
         }
         let bad = counts.mapv(|v| v + 0.5);
         let inp = Inputs {
-            x: x.view(),
+            x: to_tensor(x.view()),
             counts: Some(bad.view()),
             library: Some(&lib),
         };

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # The whole test suite: cargo fmt/clippy/test on the Rust core, testthat against SeuratObject 4
-# (Debian) and SeuratObject 5 (../shared/rpkgs), then R CMD check. Run tools/setup.sh first.
+# (Debian) and SeuratObject 5 (../shared/rpkgs), R CMD check, then the pkgdown site with the vignettes
+# (tools/site.sh). Run tools/setup.sh first.
 # Prints the time of each phase and a final "N passed, N failed" line.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")/.."
@@ -64,6 +65,10 @@ mv "$TARBALL" "$CHECKDIR/"
 # Tests already ran above, twice; check the rest (examples, docs, code, vignette sources).
 (cd "$CHECKDIR" && _R_CHECK_FORCE_SUGGESTS_=false R CMD check --no-manual --no-tests --no-build-vignettes "$TARBALL") | tee "$RESULTS/check.log" | grep -E '^\* checking|WARNING|ERROR|NOTE|Status' | grep -vE '\.\.\. OK$' || true
 grep -q '^Status: OK\|^Status: [0-9]* NOTE' "$RESULTS/check.log" || { cat "$CHECKDIR"/dpvae.Rcheck/00check.log | tail -60; exit 1; }
+
+phase "pkgdown site (vignettes, examples, links)"
+bash tools/site.sh >"$RESULTS/site.log" 2>&1 || { tail -60 "$RESULTS/site.log"; exit 1; }
+tail -3 "$RESULTS/site.log"
 
 phase "summary"
 passed=$(grep -h '^test result' "$RESULTS/cargo.log" | sed -E 's/.* ([0-9]+) passed; ([0-9]+) failed.*/\1/' | awk '{s+=$1} END {print s+0}')

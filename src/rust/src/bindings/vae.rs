@@ -33,7 +33,7 @@ fn history_list(h: &[EpochStats]) -> Robj {
         kl = col(|s| s.kl),
         dp = col(|s| s.dp),
         scale = col(|s| s.scale),
-        stress = col(|s| s.stress)
+        stress = col(|s| s.monitor_stress)
     )
     .into()
 }
@@ -83,7 +83,7 @@ fn progress_callback(progress: &Function) -> impl FnMut(&EpochStats) -> Control 
             s.kl,
             s.dp,
             s.scale,
-            s.stress
+            s.monitor_stress
         );
         match progress.call(args) {
             Ok(v) if v.as_bool() == Some(false) => Control::Interrupt,

@@ -82,12 +82,12 @@ fn smacof_impl(
             init: start,
         };
         let (every, mu) = (set.report_every, set.mu);
-        let mut cb = |it: usize, stress: f64| -> bool {
+        let mut cb = |it: usize, objective: f64| -> bool {
             if it % CHECK_EVERY == 0 && interrupted() {
                 return false;
             }
             if every > 0 && it % every == 0 {
-                if let Ok(v) = progress.call(pairlist!(it as i32, stress)) {
+                if let Ok(v) = progress.call(pairlist!(it as i32, objective)) {
                     if v.as_bool() == Some(false) {
                         return false;
                     }
@@ -115,11 +115,11 @@ fn smacof_impl(
         };
         Ok(list!(
             coords = to_rmatrix(&res.coords),
-            stress = res.stress,
+            stress = res.raw_stress,
             stress1 = res.stress1,
             iterations = res.iterations as i32,
             converged = res.converged,
-            stress_history = res.stress_history
+            stress_history = res.objective_history
         )
         .into())
     })

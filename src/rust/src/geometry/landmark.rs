@@ -206,7 +206,7 @@ fn check_row(i: usize, d: &[f64], w: Option<&[f64]>) -> Result<()> {
 
 /// What one evaluation at x yields.
 struct Eval<const P: usize> {
-    stress: f64,
+    raw_stress: f64,
     guttman: [f64; P],
     newton: Option<[f64; P]>,
 }
@@ -284,7 +284,7 @@ fn evaluate<const P: usize>(
         })
     };
     Eval {
-        stress: s,
+        raw_stress: s,
         guttman,
         newton,
     }
@@ -360,22 +360,22 @@ fn place_one<const P: usize>(
             out[k] = swl[k] / sw;
         }
         let x: [f64; P] = std::array::from_fn(|k| out[k]);
-        let s = evaluate(&x, delta, w, &cols, sw, &swl).stress;
+        let s = evaluate(&x, delta, w, &cols, sw, &swl).raw_stress;
         return (if s > 0.0 { 1.0 } else { 0.0 }, 1, true);
     }
     let mut x = init_point(delta, w, &cols);
     let mut cur = evaluate(&x, delta, w, &cols, sw, &swl);
     let mut evals: u32 = 1;
-    let mut converged = cur.stress <= TINY * norm;
+    let mut converged = cur.raw_stress <= TINY * norm;
     while !converged && (evals as usize) < max_iter.max(1) {
-        let prev = cur.stress;
+        let prev = cur.raw_stress;
         let (cand, newton) = match cur.newton {
             Some(xn) => (xn, true),
             None => (cur.guttman, false),
         };
         let next = evaluate(&cand, delta, w, &cols, sw, &swl);
         evals += 1;
-        if newton && !(next.stress <= prev) {
+        if newton && !(next.raw_stress <= prev) {
             let g = cur.guttman;
             cur = evaluate(&g, delta, w, &cols, sw, &swl);
             evals += 1;
@@ -384,12 +384,12 @@ fn place_one<const P: usize>(
             cur = next;
             x = cand;
         }
-        if cur.stress <= TINY * norm || prev - cur.stress <= eps * norm {
+        if cur.raw_stress <= TINY * norm || prev - cur.raw_stress <= eps * norm {
             converged = true;
         }
     }
     out[..P].copy_from_slice(&x);
-    ((cur.stress / norm).max(0.0).sqrt(), evals, converged)
+    ((cur.raw_stress / norm).max(0.0).sqrt(), evals, converged)
 }
 
 /// Weighted mean (weights 1/δ) of the `P + 1` landmarks nearest in dissimilarity among those

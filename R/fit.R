@@ -153,8 +153,9 @@ mask_label <- function(mask) {
   else if (is.matrix(mask) || methods::is(mask, "Matrix")) "user pairs" else "groups"
 }
 
-# The mask as Rust wants it: NULL, integer group labels, or a 2-column 1-based pair matrix,
-# all on the training cells (`known` selects them from every cell).
+# The mask as Rust wants it: NULL, kNN settings (JSON; Rust finds the neighbours on the cells it trains
+# on), integer group labels, or a 2-column 1-based pair matrix, all on the training cells (`known` selects
+# them from every cell).
 build_mask <- function(mask, coords, known, k, call = rlang_caller()) {
   n_all <- length(known)
   n <- nrow(coords)
@@ -162,7 +163,7 @@ build_mask <- function(mask, coords, known, k, call = rlang_caller()) {
   if (is.character(mask) && length(mask) == 1L) {
     if (mask != "knn") dpvae_abort("{.arg mask} must be NULL, \"knn\", group labels or pairs, not {.val {mask}}.", call = call)
     check_number(k, "k", min = 1, max = n - 1, integer = TRUE, call = call)
-    return(rust_result(knn_pairs_impl(coords, as.integer(k)), call = call))
+    return(as_json(list(knn = as.integer(k))))
   }
   if (methods::is(mask, "sparseMatrix") || (is.matrix(mask) && nrow(mask) == n_all && ncol(mask) == n_all)) {
     if (nrow(mask) != n_all || ncol(mask) != n_all) {

@@ -1,8 +1,9 @@
 //! dp-VAE shims: fit and predict. Settings travel as JSON (serde on the Rust side).
 use extendr_api::prelude::*;
+use ndarray::ArrayView2;
 
 use super::conditions::guarded;
-use super::convert::{matrix_view, one_based, raw_bytes, to_rmatrix};
+use super::convert::{matrix_view, one_based, raw_bytes, settings, to_rmatrix};
 use super::interrupt::interrupted;
 use crate::error::{DpvaeError, Result};
 use crate::vae::config::Config;
@@ -38,14 +39,26 @@ fn history_list(h: &[EpochStats]) -> Robj {
     .into()
 }
 
-/// The pair mask from R: NULL (all pairs), an integer vector of group labels, or a two-column
-/// integer matrix of 1-based pairs.
-fn pair_set(mask: &Robj) -> Result<PairSet> {
+/// A mask R sends as settings (JSON) rather than pairs: `{"knn": k}`.
+#[derive(serde::Deserialize)]
+struct MaskSettings {
+    knn: usize,
+}
+
+/// The pair mask from R: NULL (all pairs), kNN settings as JSON (built here on `coords`), an
+/// integer vector of group labels, or a two-column integer matrix of 1-based pairs.
+fn pair_set(mask: &Robj, coords: ArrayView2<f64>, cfg: &Config) -> Result<PairSet> {
     if mask.is_null() {
         return Ok(PairSet::All);
     }
+    if let Some(json) = mask.as_str() {
+        let m: MaskSettings = settings(json, "mask")?;
+        return PairSet::knn(coords, m.knn, cfg.num_threads);
+    }
     let ints = mask.as_integer_slice().ok_or_else(|| {
-        DpvaeError::Input("the mask must be NULL, group labels or a matrix of pairs".into())
+        DpvaeError::Input(
+            "the mask must be NULL, kNN settings, group labels or a matrix of pairs".into(),
+        )
     })?;
     if mask.is_matrix() {
         let half = ints.len() / 2;
@@ -139,17 +152,11 @@ fn fit_impl(
             counts: counts_view,
             library: library.as_real_slice(),
         };
-        let pairs = pair_set(&mask)?;
+        let coords = matrix_view(&coords)?;
+        let pairs = pair_set(&mask, coords, &cfg)?;
         let mut on_epoch = progress_callback(&progress);
         let out = match init.as_raw_slice() {
-            None => fit(
-                &inputs,
-                matrix_view(&coords)?,
-                &pairs,
-                &cfg,
-                device,
-                &mut on_epoch,
-            )?,
+            None => fit(&inputs, coords, &pairs, &cfg, device, &mut on_epoch)?,
             Some(weights) => {
                 let frame: Frame = serde_json::from_str(frame_json).map_err(|e| {
                     DpvaeError::Model(format!("the stored coordinate frame is corrupt: {e}"))
@@ -159,7 +166,7 @@ fn fit_impl(
                     weights,
                     &frame,
                     &inputs,
-                    matrix_view(&coords)?,
+                    coords,
                     &pairs,
                     device,
                     &mut on_epoch,
@@ -213,36 +220,8 @@ fn predict_impl(
     })
 }
 
-/// Union of each cell's k nearest spatial neighbours, as a two-column 1-based pair matrix (i < j).
-/// @noRd
-#[extendr]
-fn knn_pairs_impl(coords: RMatrix<f64>, k: i32) -> Robj {
-    guarded(|| -> Result<Robj> {
-        let view = matrix_view(&coords)?;
-        let k = usize::try_from(k).map_err(|_| DpvaeError::Input("`k` must be positive".into()))?;
-        let nn = crate::metrics::knn::knn_indices(view, k)?;
-        let mut pairs: Vec<(i32, i32)> = nn
-            .iter()
-            .enumerate()
-            .flat_map(|(a, row)| {
-                row.iter()
-                    .map(move |&b| (a.min(b) as i32 + 1, a.max(b) as i32 + 1))
-            })
-            .collect();
-        pairs.sort_unstable();
-        pairs.dedup();
-        let m = RMatrix::new_matrix(
-            pairs.len(),
-            2,
-            |r, c| if c == 0 { pairs[r].0 } else { pairs[r].1 },
-        );
-        Ok(m.into())
-    })
-}
-
 extendr_module! {
     mod vae_bindings;
-    fn knn_pairs_impl;
     fn fit_impl;
     fn predict_impl;
 }

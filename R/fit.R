@@ -212,7 +212,10 @@ fit_settings <- function(n_genes, hidden, latent_dim, lambda, beta, alpha, dp_lo
   check_number(batch_size, "batch_size", min = 0, integer = TRUE, call = call)
   check_full_batch(batch_size, n_train, call = call)
   check_number(validation, "validation", min = 0, max = 0.5, call = call)
-  if (!is.null(scale)) check_number(scale, "scale", min = 1e-3, max = 1e3, call = call)
+  if (!is.null(scale)) {
+    bounds <- scale_bounds_impl()
+    check_number(scale, "scale", min = bounds[1], max = bounds[2], call = call)
+  }
   for (nm in c("lambda", "beta", "alpha")) check_number(get(nm), nm, min = 0, call = call)
   check_number(epochs, "epochs", min = 1, integer = TRUE, call = call)
   check_number(lr, "lr", min = .Machine$double.xmin, call = call)
@@ -349,14 +352,15 @@ progress_reporter <- function(label, epochs, verbose) {
 }
 
 # Why a fit failed, or NULL: the loss exploded or went non-finite, the learned scale ended pinned at a bound
-# (SCALE_MIN/SCALE_MAX in vae/model.rs), or the best stress of the monitored cells is no better than 1, that
-# of collapsing every cell onto one point.
+# (Rust's SCALE_MIN/SCALE_MAX, via scale_bounds_impl()), or the best stress of the monitored cells is no
+# better than 1, that of collapsing every cell onto one point.
 divergence <- function(history, scale) {
   loss <- history$loss
   if (length(loss) && (!is.finite(loss[length(loss)]) || loss[length(loss)] > 1e3 * max(abs(loss[1]), 1))) {
     return(sprintf("the loss grew from %.3g to %.3g", loss[1], loss[length(loss)]))
   }
-  if (is.numeric(scale) && length(scale) == 1L && (scale >= 1e3 * (1 - 1e-6) || scale <= 1e-3 * (1 + 1e-6))) {
+  bounds <- scale_bounds_impl()
+  if (is.numeric(scale) && length(scale) == 1L && (scale >= bounds[2] * (1 - 1e-6) || scale <= bounds[1] * (1 + 1e-6))) {
     return(sprintf("the distance scale ended at its bound (%g)", scale))
   }
   stress <- history$stress[is.finite(history$stress)]

@@ -113,6 +113,16 @@ test_that("count likelihoods train on raw counts and lower their loss", {
                "raw counts", class = "dpvae_error_input")
 })
 
+test_that("the scale's bounds come from Rust: a scale pinned at one is a divergence", {
+  bounds <- dpvae:::scale_bounds_impl()
+  expect_equal(bounds, c(1e-3, 1e3))
+  history <- data.frame(loss = c(2, 1), stress = c(0.5, 0.4))
+  expect_null(dpvae:::divergence(history, 1))
+  expect_match(dpvae:::divergence(history, bounds[2]), "bound")
+  expect_match(dpvae:::divergence(history, bounds[1]), "bound")
+  expect_error(dpvae_fit(mob$counts, mob$coords, scale = 2 * bounds[2], verbose = FALSE), class = "dpvae_error_input")
+})
+
 test_that("a kNN mask leaves distances across a gap unconstrained (held-out cells)", {
   # Synthetic spots whose right half is moved 50 units right: expression is continuous across the cut,
   # the coordinates are not. All pairs make the encoder reproduce the gap; with a kNN mask no pair spans

@@ -152,9 +152,7 @@ fn impute_impl(
 ) -> Robj {
     guarded(|| -> Result<Robj> {
         let set: ImputeSettings = settings(settings_json, "imputation")?;
-        let frame: Frame = serde_json::from_str(frame_json).map_err(|e| {
-            DpvaeError::Model(format!("the stored coordinate frame is corrupt: {e}"))
-        })?;
+        let frame = Frame::from_json(frame_json)?;
         let opts = ImputeOptions {
             max_landmarks: set.max_landmarks,
             k: set.k,

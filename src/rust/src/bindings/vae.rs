@@ -9,6 +9,7 @@ use crate::error::{DpvaeError, Result};
 use crate::vae::config::Config;
 use crate::vae::fit::{finetune, fit, parse_device, predict, FitOutput, Inputs, Prediction};
 use crate::vae::frame::Frame;
+use crate::vae::model::{SCALE_MAX, SCALE_MIN};
 use crate::vae::pairs::PairSet;
 use crate::vae::train::{Control, EpochStats};
 
@@ -158,9 +159,7 @@ fn fit_impl(
         let out = match init.as_raw_slice() {
             None => fit(&inputs, coords, &pairs, &cfg, device, &mut on_epoch)?,
             Some(weights) => {
-                let frame: Frame = serde_json::from_str(frame_json).map_err(|e| {
-                    DpvaeError::Model(format!("the stored coordinate frame is corrupt: {e}"))
-                })?;
+                let frame = Frame::from_json(frame_json)?;
                 finetune(
                     &cfg,
                     weights,
@@ -198,14 +197,11 @@ fn predict_impl(
     options_json: &str,
 ) -> Robj {
     guarded(|| -> Result<Robj> {
-        let opts: PredictOptions = serde_json::from_str(options_json)
-            .map_err(|e| DpvaeError::Input(format!("prediction settings: {e}")))?;
+        let opts: PredictOptions = settings(options_json, "prediction")?;
         let mut cfg = Config::from_json(config_json)
             .map_err(|e| DpvaeError::Model(format!("stored settings: {e}")))?;
         cfg.num_threads = opts.num_threads;
-        let frame: Frame = serde_json::from_str(frame_json).map_err(|e| {
-            DpvaeError::Model(format!("the stored coordinate frame is corrupt: {e}"))
-        })?;
+        let frame = Frame::from_json(frame_json)?;
         let device = parse_device(&opts.device)?;
         let p = predict(
             &cfg,
@@ -220,8 +216,16 @@ fn predict_impl(
     })
 }
 
+/// The bounds of the learned scale c (vae/model.rs), so that R's checks use the same numbers.
+/// @noRd
+#[extendr]
+fn scale_bounds_impl() -> Vec<f64> {
+    vec![SCALE_MIN, SCALE_MAX]
+}
+
 extendr_module! {
     mod vae_bindings;
+    fn scale_bounds_impl;
     fn fit_impl;
     fn predict_impl;
 }

@@ -248,6 +248,8 @@ fn check_mask(mask: &[bool], n: usize, name: &str) -> Result<()> {
 /// The checks both constrained fits share: options, dissimilarities, weights, the mask of points with
 /// coordinates and those coordinates, a given start, at least one anchored point (`no_anchor`: what to say
 /// otherwise) and something to scale. Returns the dissimilarities, weights and their weighted norm.
+// `!(x > y)` on purpose: it also rejects NaN
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 fn check_anchored_inputs<'d, 'w>(
     delta: ArrayView2<'d, f64>,
     weights: Option<ArrayView2<'w, f64>>,
@@ -462,10 +464,8 @@ mod tests {
         let r = smacof_fixed(d.view(), Some(w.view()), &fixed, x.view(), &o).unwrap();
         // naive: X_f = V_ff⁻¹ (B(Z)Z − V Z with free rows zeroed)_f
         let mut z = x0.clone();
-        for i in 0..n {
-            if fixed[i] {
-                z.row_mut(i).assign(&x.row(i));
-            }
+        for i in (0..n).filter(|&i| fixed[i]) {
+            z.row_mut(i).assign(&x.row(i));
         }
         let mut v = Array2::<f64>::zeros((n, n));
         for i in 0..n {

@@ -265,23 +265,16 @@ fn evaluate<const P: usize>(
         None
     } else {
         let diag = sw - sr;
+        // a symmetric fill of a small fixed-size matrix reads best with indices
+        #[allow(clippy::needless_range_loop)]
         for a in 0..P {
             h[a][a] += diag;
             for b in (a + 1)..P {
                 h[a][b] = h[b][a];
             }
         }
-        let mut g = [0.0; P];
-        for k in 0..P {
-            g[k] = sw * (x[k] - guttman[k]);
-        }
-        chol_solve(h, g).map(|step| {
-            let mut xn = [0.0; P];
-            for k in 0..P {
-                xn[k] = x[k] - step[k];
-            }
-            xn
-        })
+        let g: [f64; P] = std::array::from_fn(|k| sw * (x[k] - guttman[k]));
+        chol_solve(h, g).map(|step| std::array::from_fn(|k| x[k] - step[k]))
     };
     Eval {
         raw_stress: s,
@@ -291,6 +284,8 @@ fn evaluate<const P: usize>(
 }
 
 /// Solve H y = g for a small symmetric H; None unless H is (numerically) positive definite.
+// `!(x > y)` on purpose: it also rejects NaN; a Cholesky kernel reads best with indices
+#[allow(clippy::neg_cmp_op_on_partial_ord, clippy::needless_range_loop)]
 fn chol_solve<const P: usize>(mut h: [[f64; P]; P], g: [f64; P]) -> Option<[f64; P]> {
     let scale = (0..P).map(|k| h[k][k].abs()).fold(0.0, f64::max);
     for j in 0..P {
@@ -332,6 +327,8 @@ fn chol_solve<const P: usize>(mut h: [[f64; P]; P], g: [f64; P]) -> Option<[f64;
 }
 
 /// Place one point; returns (stress1, evaluations, converged) and writes the coordinates.
+// `!(x > y)` on purpose: it also rejects NaN
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 fn place_one<const P: usize>(
     delta: &[f64],
     w: Option<&[f64]>,
@@ -394,6 +391,8 @@ fn place_one<const P: usize>(
 
 /// Weighted mean (weights 1/δ) of the `P + 1` landmarks nearest in dissimilarity among those
 /// with positive weight; exactly a landmark when its dissimilarity is 0.
+// `!(x > y)` on purpose: it also rejects NaN
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 fn init_point<const P: usize>(delta: &[f64], w: Option<&[f64]>, cols: &[&[f64]; P]) -> [f64; P] {
     const K_MAX: usize = 7; // P + 1 with P ≤ 6
     let k = (P + 1).min(K_MAX);

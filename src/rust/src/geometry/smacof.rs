@@ -167,6 +167,8 @@ pub(crate) enum Solver {
 impl Solver {
     /// M = c (diag(a) − 11ᵀ) with `denom` = 1 − Σ 1/a_i supplied in closed form by the caller;
     /// None when M is not positive definite.
+    // `!(x > y)` on purpose: it also rejects NaN
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub(crate) fn rank1(c: f64, a: &[f64], denom: f64) -> Option<Solver> {
         if !(c > 0.0) || a.iter().any(|v| !(*v > 0.0)) || !(denom > 0.0) {
             return None;
@@ -589,6 +591,8 @@ pub fn smacof(
 /// [`smacof`] with a progress callback `(iteration, objective) -> continue?` called on the calling
 /// thread after every pass (e.g. to poll for a user interrupt); returning `false` aborts with
 /// [`DpvaeError::Interrupted`].
+// `!(x > y)` on purpose: it also rejects NaN
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 pub fn smacof_with_callback(
     delta: ArrayView2<f64>,
     weights: Option<ArrayView2<f64>>,

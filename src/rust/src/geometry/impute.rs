@@ -111,15 +111,11 @@ pub fn impute_latent(
     opts: &ImputeOptions,
     progress: Progress,
 ) -> Result<Imputation> {
-    check_inputs(
-        latent_new,
-        latent_fixed,
-        fixed_coords,
-        scale,
-        centre,
-        unit,
-        opts,
-    )?;
+    check_shapes(latent_new, latent_fixed, fixed_coords)?;
+    check_frame(fixed_coords.ncols(), scale, centre, unit, opts)?;
+    check_finite(latent_new, "`latent_new`")?;
+    check_finite(latent_fixed, "`latent_fixed`")?;
+    check_finite(fixed_coords, "`fixed_coords`")?;
     let (m, nk) = (latent_new.nrows(), fixed_coords.nrows());
     let std_fixed = Array2::from_shape_fn(fixed_coords.dim(), |(i, k)| {
         (fixed_coords[[i, k]] - centre[k]) / unit
@@ -164,18 +160,14 @@ pub fn impute_latent(
     })
 }
 
-/// Every argument of [`impute_latent`] checked before any work starts.
-fn check_inputs(
+/// New and fixed cells agree in latent width; every fixed cell has coordinates; there is one.
+fn check_shapes(
     latent_new: ArrayView2<f64>,
     latent_fixed: ArrayView2<f64>,
     fixed_coords: ArrayView2<f64>,
-    scale: f64,
-    centre: &[f64],
-    unit: f64,
-    opts: &ImputeOptions,
 ) -> Result<()> {
     let q = latent_new.ncols();
-    let (nk, p) = fixed_coords.dim();
+    let nk = fixed_coords.nrows();
     if latent_fixed.ncols() != q {
         return Err(input_err(format!(
             "the latent vectors of new ({q} columns) and fixed cells ({} columns) differ in width",
@@ -193,6 +185,17 @@ fn check_inputs(
             "no cell has measured coordinates, so there is nothing to place the others against",
         ));
     }
+    Ok(())
+}
+
+/// The model's frame fits `p`-D coordinates and its numbers are usable.
+fn check_frame(
+    p: usize,
+    scale: f64,
+    centre: &[f64],
+    unit: f64,
+    opts: &ImputeOptions,
+) -> Result<()> {
     if centre.len() != p {
         return Err(input_err(format!(
             "the model's frame is {}-D but the coordinates have {p} columns",
@@ -210,9 +213,6 @@ fn check_inputs(
     if opts.chunk == 0 {
         return Err(input_err("`chunk` must be >= 1"));
     }
-    check_finite(latent_new, "`latent_new`")?;
-    check_finite(latent_fixed, "`latent_fixed`")?;
-    check_finite(fixed_coords, "`fixed_coords`")?;
     Ok(())
 }
 

@@ -123,18 +123,13 @@ pub fn train(
     // The caller holds `exclusive()`: libtorch's generator and thread count are global.
     tch::manual_seed(cfg.seed as i64);
 
-    let (val, fit_rows) = split_validation(n_all, cfg.validation);
-    let fit_idx = Tensor::from_slice(&fit_rows.iter().map(|&v| v as i64).collect::<Vec<_>>());
-    let tgt = target.rows(&fit_idx);
-    let tgt = Target {
-        x: tgt.x.to_device(device),
-        counts: tgt.counts.map(|c| c.to_device(device)),
-        log_lib: tgt.log_lib.map(|l| l.to_device(device)),
-    };
-    let s_fit = s.index_select(0, &fit_idx).to_device(device);
-    let pairs_fit = pairs.subset(&fit_rows, n_all);
-    pairs_fit.validate(fit_rows.len())?;
-    let n = fit_rows.len();
+    let TrainingCells {
+        val,
+        tgt,
+        s_fit,
+        pairs_fit,
+    } = training_cells(target, s, pairs, cfg.validation, device)?;
+    let n = s_fit.size()[0] as usize;
 
     let vs = nn::VarStore::new(device);
     let model = Dpvae::new(&vs.root(), cfg);
@@ -176,16 +171,11 @@ pub fn train(
     } else {
         Vec::new()
     };
-    // Full-batch spatial distances are fixed: compute them once.
     let full_rows: Vec<i64> = (0..n as i64).collect();
-    let full_ds = if full && use_dp && !use_kernel {
-        match &pairs_fit {
-            PairSet::Explicit { .. } => None,
-            p => batch_distances(&s_fit, &full_rows, p),
-        }
-    } else {
-        None
-    };
+    // Full-batch spatial distances are fixed: computed once (pdist path).
+    let full_ds = (full && use_dp && !use_kernel)
+        .then(|| batch_distances(&s_fit, &full_rows, &pairs_fit))
+        .flatten();
     let dp = DpContext {
         cfg,
         pairs: &pairs_fit,
@@ -227,20 +217,7 @@ pub fn train(
     let mut stop = EarlyStopping::new();
     let mut interrupted = false;
     let mut epochs_run = 0;
-    let init_scale = |model: &Dpvae| {
-        let c = cfg
-            .scale
-            .unwrap_or_else(|| init_monitor.median_ratio(model, &tgt.x));
-        let c = if c.is_finite() {
-            c.clamp(SCALE_MIN, SCALE_MAX)
-        } else {
-            1.0
-        };
-        tch::no_grad(|| {
-            let mut ls = model.log_scale.shallow_clone();
-            let _ = ls.fill_(c.ln());
-        });
-    };
+    let init_scale = |model: &Dpvae| start_scale(model, cfg.scale, &init_monitor, &tgt.x);
 
     for epoch in 1..=cfg.epochs {
         if epoch == cfg.warmup + 1 && init.is_none() {
@@ -250,12 +227,14 @@ pub fn train(
         let mut pass = run.epoch(&mut opt, &stop, epoch, dp_on)?;
         epochs_run = epoch;
         let monitor_stress = if epoch > cfg.warmup {
-            let c = model.scale().double_value(&[]);
-            let value = match (pass.start_stress, &stop_monitor) {
-                (Some(v), _) => v,
-                (None, Some(m)) => m.monitor_stress(&model, &x_all, c),
-                (None, None) => init_monitor.monitor_stress(&model, &tgt.x, c),
-            };
+            // the fused pass measured the state it started from; else the monitor measures the new one
+            let value = pass.start_stress.unwrap_or_else(|| {
+                let c = model.scale().double_value(&[]);
+                match &stop_monitor {
+                    Some(m) => m.monitor_stress(&model, &x_all, c),
+                    None => init_monitor.monitor_stress(&model, &tgt.x, c),
+                }
+            });
             stop.record(epoch, value, || {
                 pass.start_state.take().unwrap_or_else(|| snapshot(&vs))
             });
@@ -445,6 +424,57 @@ impl Run<'_> {
             start_stress,
         })
     }
+}
+
+/// The cells training steps on: validation cells removed, moved to `device`, the mask renumbered.
+struct TrainingCells {
+    /// The held-out cells (indices into all cells).
+    val: Vec<usize>,
+    tgt: Target,
+    s_fit: Tensor,
+    pairs_fit: PairSet,
+}
+
+fn training_cells(
+    target: &Target,
+    s: &Tensor,
+    pairs: &PairSet,
+    validation: f64,
+    device: Device,
+) -> Result<TrainingCells> {
+    let n_all = target.x.size()[0] as usize;
+    let (val, fit_rows) = split_validation(n_all, validation);
+    let fit_idx = Tensor::from_slice(&fit_rows.iter().map(|&v| v as i64).collect::<Vec<_>>());
+    let tgt = target.rows(&fit_idx);
+    let tgt = Target {
+        x: tgt.x.to_device(device),
+        counts: tgt.counts.map(|c| c.to_device(device)),
+        log_lib: tgt.log_lib.map(|l| l.to_device(device)),
+    };
+    let s_fit = s.index_select(0, &fit_idx).to_device(device);
+    let pairs_fit = pairs.subset(&fit_rows, n_all);
+    pairs_fit.validate(fit_rows.len())?;
+    Ok(TrainingCells {
+        val,
+        tgt,
+        s_fit,
+        pairs_fit,
+    })
+}
+
+/// Set the scale c where the dp term starts: the fixed `scale`, else the median latent/spatial distance
+/// ratio of the monitored training cells (within the bounds; 1 when it is not finite).
+fn start_scale(model: &Dpvae, scale: Option<f64>, monitor: &Monitor, x: &Tensor) {
+    let c = scale.unwrap_or_else(|| monitor.median_ratio(model, x));
+    let c = if c.is_finite() {
+        c.clamp(SCALE_MIN, SCALE_MAX)
+    } else {
+        1.0
+    };
+    tch::no_grad(|| {
+        let mut ls = model.log_scale.shallow_clone();
+        let _ = ls.fill_(c.ln());
+    });
 }
 
 /// Held-out cells that choose the epoch (a `validation` share, at least 3 on each side, else none) and

@@ -120,9 +120,10 @@ fit_without <- function(fit_args, drop) {
   if (isTRUE(res$interrupted)) NULL else res
 }
 
-# A mask (NULL, group labels per cell, or 1-based pairs) restricted to the cells `keep`, renumbered.
+# A mask (NULL, kNN settings, group labels per cell, or 1-based pairs) restricted to the cells `keep`,
+# renumbered. kNN settings stay as they are: Rust finds each kept cell's neighbours among the kept cells.
 pairs_within <- function(pairs, keep) {
-  if (is.null(pairs)) return(NULL)
+  if (is.null(pairs) || is.character(pairs)) return(pairs)
   if (!is.matrix(pairs)) return(as.integer(factor(pairs[keep])))
   at <- match(seq_len(max(pairs, keep)), keep)
   out <- cbind(at[pairs[, 1]], at[pairs[, 2]])

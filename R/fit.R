@@ -154,8 +154,9 @@ mask_label <- function(mask) {
   else if (is.matrix(mask) || methods::is(mask, "Matrix")) "user pairs" else "groups"
 }
 
-# The mask as Rust wants it: NULL, integer group labels, or a 2-column 1-based pair matrix,
-# all on the training cells (`known` selects them from every cell).
+# The mask as Rust wants it: NULL, kNN settings (JSON; Rust finds the neighbours on the cells it trains
+# on), integer group labels, or a 2-column 1-based pair matrix, all on the training cells (`known` selects
+# them from every cell).
 build_mask <- function(mask, coords, known, k, call = rlang_caller()) {
   n_all <- length(known)
   n <- nrow(coords)
@@ -163,7 +164,7 @@ build_mask <- function(mask, coords, known, k, call = rlang_caller()) {
   if (is.character(mask) && length(mask) == 1L) {
     if (mask != "knn") dpvae_abort("{.arg mask} must be NULL, \"knn\", group labels or pairs, not {.val {mask}}.", call = call)
     check_number(k, "k", min = 1, max = n - 1, integer = TRUE, call = call)
-    return(rust_result(knn_pairs_impl(coords, as.integer(k)), call = call))
+    return(as_json(list(knn = as.integer(k))))
   }
   if (methods::is(mask, "sparseMatrix") || (is.matrix(mask) && nrow(mask) == n_all && ncol(mask) == n_all)) {
     if (nrow(mask) != n_all || ncol(mask) != n_all) {
@@ -212,7 +213,10 @@ fit_settings <- function(n_genes, hidden, latent_dim, lambda, beta, alpha, dp_lo
   check_number(batch_size, "batch_size", min = 0, integer = TRUE, call = call)
   check_full_batch(batch_size, n_train, call = call)
   check_number(validation, "validation", min = 0, max = 0.5, call = call)
-  if (!is.null(scale)) check_number(scale, "scale", min = 1e-3, max = 1e3, call = call)
+  if (!is.null(scale)) {
+    bounds <- scale_bounds_impl()
+    check_number(scale, "scale", min = bounds[1], max = bounds[2], call = call)
+  }
   for (nm in c("lambda", "beta", "alpha")) check_number(get(nm), nm, min = 0, call = call)
   check_number(epochs, "epochs", min = 1, integer = TRUE, call = call)
   check_number(lr, "lr", min = .Machine$double.xmin, call = call)
@@ -349,14 +353,15 @@ progress_reporter <- function(label, epochs, verbose) {
 }
 
 # Why a fit failed, or NULL: the loss exploded or went non-finite, the learned scale ended pinned at a bound
-# (SCALE_MIN/SCALE_MAX in vae/model.rs), or the best stress of the monitored cells is no better than 1, that
-# of collapsing every cell onto one point.
+# (Rust's SCALE_MIN/SCALE_MAX, via scale_bounds_impl()), or the best stress of the monitored cells is no
+# better than 1, that of collapsing every cell onto one point.
 divergence <- function(history, scale) {
   loss <- history$loss
   if (length(loss) && (!is.finite(loss[length(loss)]) || loss[length(loss)] > 1e3 * max(abs(loss[1]), 1))) {
     return(sprintf("the loss grew from %.3g to %.3g", loss[1], loss[length(loss)]))
   }
-  if (is.numeric(scale) && length(scale) == 1L && (scale >= 1e3 * (1 - 1e-6) || scale <= 1e-3 * (1 + 1e-6))) {
+  bounds <- scale_bounds_impl()
+  if (is.numeric(scale) && length(scale) == 1L && (scale >= bounds[2] * (1 - 1e-6) || scale <= bounds[1] * (1 + 1e-6))) {
     return(sprintf("the distance scale ended at its bound (%g)", scale))
   }
   stress <- history$stress[is.finite(history$stress)]

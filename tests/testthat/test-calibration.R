@@ -33,6 +33,7 @@ test_that("pairs_within keeps and renumbers pairs and group labels of the kept c
   expect_equal(out, cbind(c(1L, 3L, 4L), c(2L, 4L, 1L)))
   expect_equal(dpvae:::pairs_within(c(3L, 3L, 1L, 2L), c(1L, 2L, 4L)), c(2L, 2L, 1L))
   expect_null(dpvae:::pairs_within(NULL, 1:3))
+  expect_identical(dpvae:::pairs_within('{"knn":6}', 1:3), '{"knn":6}') # rebuilt on the kept cells
 })
 
 test_that("the cross-fit runs with a kNN mask and with sections, and the option turns it off", {

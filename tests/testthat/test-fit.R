@@ -113,6 +113,41 @@ test_that("count likelihoods train on raw counts and lower their loss", {
                "raw counts", class = "dpvae_error_input")
 })
 
+test_that("the scale's bounds come from Rust: a scale pinned at one is a divergence", {
+  bounds <- dpvae:::scale_bounds_impl()
+  expect_equal(bounds, c(1e-3, 1e3))
+  history <- data.frame(loss = c(2, 1), stress = c(0.5, 0.4))
+  expect_null(dpvae:::divergence(history, 1))
+  expect_match(dpvae:::divergence(history, bounds[2]), "bound")
+  expect_match(dpvae:::divergence(history, bounds[1]), "bound")
+  expect_error(dpvae_fit(mob$counts, mob$coords, scale = 2 * bounds[2], verbose = FALSE), class = "dpvae_error_input")
+})
+
+test_that("a kNN mask leaves distances across a gap unconstrained (held-out cells)", {
+  # Synthetic spots whose right half is moved 50 units right: expression is continuous across the cut,
+  # the coordinates are not. All pairs make the encoder reproduce the gap; with a kNN mask no pair spans
+  # it (k = 6 << gap), so the latent keeps the halves adjacent and held-out cells land in between.
+  # Ignoring the mask (all pairs) would give the same fit as the first one.
+  spots <- synthetic_tissue("spots")
+  co <- spots$coords
+  right <- co[, 1] > 5
+  co[right, 1] <- co[right, 1] + 50
+  set.seed(3)
+  held <- sort(sample(nrow(co), 45))
+  train <- setdiff(seq_len(nrow(co)), held)
+  gap <- function(p) stats::median(p[right[held], 1]) - stats::median(p[!right[held], 1])
+  withr_options <- options(dpvae.crossfit = FALSE)
+  on.exit(options(withr_options))
+  args <- list(spots$counts[, train], co[train, ], epochs = 150, warmup = 20, patience = 0, seed = 1,
+               verbose = FALSE, num.threads = 1)
+  all <- do.call(dpvae_fit, args)
+  knn <- do.call(dpvae_fit, c(args, list(mask = "knn", k = 6)))
+  gap_all <- gap(predict(all, spots$counts[, held]))
+  gap_knn <- gap(predict(knn, spots$counts[, held]))
+  expect_gt(gap_all, 0.75 * gap(co[held, ])) # ~51 of 57
+  expect_lt(gap_knn, 0.7 * gap_all) # ~25
+})
+
 test_that("masks restrict the distance-preserving pairs", {
   args <- modifyList(quick_fit_args, list(epochs = 80))
   knn <- do.call(dpvae_fit, c(list(mob$counts, mob$coords, seed = 1, mask = "knn", k = 6), args))

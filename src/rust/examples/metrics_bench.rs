@@ -325,7 +325,7 @@ fn bench(dir: &str, threads: usize, reps: usize) -> R<()> {
         t.elapsed().as_secs_f64(),
         d.median,
         d.robust_distortion,
-        d.stress
+        d.stress1
     ));
     println!("{{{}}}", res.join(",\n "));
     Ok(())

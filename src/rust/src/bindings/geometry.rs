@@ -82,12 +82,12 @@ fn smacof_impl(
             init: start,
         };
         let (every, mu) = (set.report_every, set.mu);
-        let mut cb = |it: usize, stress: f64| -> bool {
+        let mut cb = |it: usize, objective: f64| -> bool {
             if it % CHECK_EVERY == 0 && interrupted() {
                 return false;
             }
             if every > 0 && it % every == 0 {
-                if let Ok(v) = progress.call(pairlist!(it as i32, stress)) {
+                if let Ok(v) = progress.call(pairlist!(it as i32, objective)) {
                     if v.as_bool() == Some(false) {
                         return false;
                     }
@@ -115,11 +115,11 @@ fn smacof_impl(
         };
         Ok(list!(
             coords = to_rmatrix(&res.coords),
-            stress = res.stress,
+            stress = res.raw_stress,
             stress1 = res.stress1,
             iterations = res.iterations as i32,
             converged = res.converged,
-            stress_history = res.stress_history
+            stress_history = res.objective_history
         )
         .into())
     })
@@ -152,9 +152,7 @@ fn impute_impl(
 ) -> Robj {
     guarded(|| -> Result<Robj> {
         let set: ImputeSettings = settings(settings_json, "imputation")?;
-        let frame: Frame = serde_json::from_str(frame_json).map_err(|e| {
-            DpvaeError::Model(format!("the stored coordinate frame is corrupt: {e}"))
-        })?;
+        let frame = Frame::from_json(frame_json)?;
         let opts = ImputeOptions {
             max_landmarks: set.max_landmarks,
             k: set.k,

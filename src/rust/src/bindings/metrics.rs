@@ -333,7 +333,7 @@ fn distortion_impl(
             q99 = d.q99,
             robust_distortion = d.robust_distortion,
             median = d.median,
-            stress = d.stress,
+            stress = d.stress1,
             scale = d.scale,
             n_pairs = d.n_pairs as f64,
             n_ratio_pairs = d.n_ratio_pairs as f64,

@@ -1,9 +1,10 @@
 //! dp-VAE shims: fit and predict. Settings travel as JSON (serde on the Rust side).
 use extendr_api::prelude::*;
+use ndarray::ArrayView2;
 use tch::{Device, Kind, Tensor};
 
 use super::conditions::guarded;
-use super::convert::{matrix_view, one_based, raw_bytes, to_rmatrix};
+use super::convert::{matrix_view, one_based, raw_bytes, settings, to_rmatrix};
 use super::interrupt::interrupted;
 use crate::error::{DpvaeError, Result};
 use crate::vae::config::Config;
@@ -11,6 +12,7 @@ use crate::vae::fit::{
     fill_rows, finetune, fit, parse_device, predict, to_tensor, FitOutput, Inputs, Prediction,
 };
 use crate::vae::frame::Frame;
+use crate::vae::model::{SCALE_MAX, SCALE_MIN};
 use crate::vae::pairs::PairSet;
 use crate::vae::train::{Control, EpochStats};
 
@@ -36,19 +38,31 @@ fn history_list(h: &[EpochStats]) -> Robj {
         kl = col(|s| s.kl),
         dp = col(|s| s.dp),
         scale = col(|s| s.scale),
-        stress = col(|s| s.stress)
+        stress = col(|s| s.monitor_stress)
     )
     .into()
 }
 
-/// The pair mask from R: NULL (all pairs), an integer vector of group labels, or a two-column
-/// integer matrix of 1-based pairs.
-fn pair_set(mask: &Robj) -> Result<PairSet> {
+/// A mask R sends as settings (JSON) rather than pairs: `{"knn": k}`.
+#[derive(serde::Deserialize)]
+struct MaskSettings {
+    knn: usize,
+}
+
+/// The pair mask from R: NULL (all pairs), kNN settings as JSON (built here on `coords`), an
+/// integer vector of group labels, or a two-column integer matrix of 1-based pairs.
+fn pair_set(mask: &Robj, coords: ArrayView2<f64>, cfg: &Config) -> Result<PairSet> {
     if mask.is_null() {
         return Ok(PairSet::All);
     }
+    if let Some(json) = mask.as_str() {
+        let m: MaskSettings = settings(json, "mask")?;
+        return PairSet::knn(coords, m.knn, cfg.num_threads);
+    }
     let ints = mask.as_integer_slice().ok_or_else(|| {
-        DpvaeError::Input("the mask must be NULL, group labels or a matrix of pairs".into())
+        DpvaeError::Input(
+            "the mask must be NULL, kNN settings, group labels or a matrix of pairs".into(),
+        )
     })?;
     if mask.is_matrix() {
         let half = ints.len() / 2;
@@ -125,7 +139,7 @@ fn progress_callback(progress: &Function) -> impl FnMut(&EpochStats) -> Control 
             s.kl,
             s.dp,
             s.scale,
-            s.stress
+            s.monitor_stress
         );
         match progress.call(args) {
             Ok(v) if v.as_bool() == Some(false) => Control::Interrupt,
@@ -181,27 +195,19 @@ fn fit_impl(
             counts: counts_view,
             library: library.as_real_slice(),
         };
-        let pairs = pair_set(&mask)?;
+        let coords = matrix_view(&coords)?;
+        let pairs = pair_set(&mask, coords, &cfg)?;
         let mut on_epoch = progress_callback(&progress);
         let out = match init.as_raw_slice() {
-            None => fit(
-                &inputs,
-                matrix_view(&coords)?,
-                &pairs,
-                &cfg,
-                device,
-                &mut on_epoch,
-            )?,
+            None => fit(&inputs, coords, &pairs, &cfg, device, &mut on_epoch)?,
             Some(weights) => {
-                let frame: Frame = serde_json::from_str(frame_json).map_err(|e| {
-                    DpvaeError::Model(format!("the stored coordinate frame is corrupt: {e}"))
-                })?;
+                let frame = Frame::from_json(frame_json)?;
                 finetune(
                     &cfg,
                     weights,
                     &frame,
                     &inputs,
-                    matrix_view(&coords)?,
+                    coords,
                     &pairs,
                     device,
                     &mut on_epoch,
@@ -233,14 +239,11 @@ fn predict_impl(
     options_json: &str,
 ) -> Robj {
     guarded(|| -> Result<Robj> {
-        let opts: PredictOptions = serde_json::from_str(options_json)
-            .map_err(|e| DpvaeError::Input(format!("prediction settings: {e}")))?;
+        let opts: PredictOptions = settings(options_json, "prediction")?;
         let mut cfg = Config::from_json(config_json)
             .map_err(|e| DpvaeError::Model(format!("stored settings: {e}")))?;
         cfg.num_threads = opts.num_threads;
-        let frame: Frame = serde_json::from_str(frame_json).map_err(|e| {
-            DpvaeError::Model(format!("the stored coordinate frame is corrupt: {e}"))
-        })?;
+        let frame = Frame::from_json(frame_json)?;
         let device = parse_device(&opts.device)?;
         let p = predict(
             &cfg,
@@ -255,36 +258,16 @@ fn predict_impl(
     })
 }
 
-/// Union of each cell's k nearest spatial neighbours, as a two-column 1-based pair matrix (i < j).
+/// The bounds of the learned scale c (vae/model.rs), so that R's checks use the same numbers.
 /// @noRd
 #[extendr]
-fn knn_pairs_impl(coords: RMatrix<f64>, k: i32) -> Robj {
-    guarded(|| -> Result<Robj> {
-        let view = matrix_view(&coords)?;
-        let k = usize::try_from(k).map_err(|_| DpvaeError::Input("`k` must be positive".into()))?;
-        let nn = crate::metrics::knn::knn_indices(view, k)?;
-        let mut pairs: Vec<(i32, i32)> = nn
-            .iter()
-            .enumerate()
-            .flat_map(|(a, row)| {
-                row.iter()
-                    .map(move |&b| (a.min(b) as i32 + 1, a.max(b) as i32 + 1))
-            })
-            .collect();
-        pairs.sort_unstable();
-        pairs.dedup();
-        let m = RMatrix::new_matrix(
-            pairs.len(),
-            2,
-            |r, c| if c == 0 { pairs[r].0 } else { pairs[r].1 },
-        );
-        Ok(m.into())
-    })
+fn scale_bounds_impl() -> Vec<f64> {
+    vec![SCALE_MIN, SCALE_MAX]
 }
 
 extendr_module! {
     mod vae_bindings;
-    fn knn_pairs_impl;
+    fn scale_bounds_impl;
     fn fit_impl;
     fn predict_impl;
 }

@@ -162,11 +162,11 @@ fn subspace_eigen(delta: &[f64], n: usize, ndim: usize, block: usize) -> (Vec<f6
             .fold(0.0f64, |a, t| a.max(t.abs()))
             .max(f64::MIN_POSITIVE);
         let mut done = true;
-        for k in 0..ndim {
-            if theta[k] <= TOL * scale {
+        for (k, &t) in theta.iter().enumerate().take(ndim) {
+            if t <= TOL * scale {
                 continue; // clamped to zero anyway
             }
-            let res = (bw.column(k) - ritz.column(k) * theta[k]).norm();
+            let res = (bw.column(k) - ritz.column(k) * t).norm();
             if res > RES_TOL * scale {
                 done = false;
                 break;

@@ -111,8 +111,63 @@ pub fn impute_latent(
     opts: &ImputeOptions,
     progress: Progress,
 ) -> Result<Imputation> {
-    let (m, q) = latent_new.dim();
-    let (nk, p) = fixed_coords.dim();
+    check_shapes(latent_new, latent_fixed, fixed_coords)?;
+    check_frame(fixed_coords.ncols(), scale, centre, unit, opts)?;
+    check_finite(latent_new, "`latent_new`")?;
+    check_finite(latent_fixed, "`latent_fixed`")?;
+    check_finite(fixed_coords, "`fixed_coords`")?;
+    let (m, nk) = (latent_new.nrows(), fixed_coords.nrows());
+    let std_fixed = Array2::from_shape_fn(fixed_coords.dim(), |(i, k)| {
+        (fixed_coords[[i, k]] - centre[k]) / unit
+    });
+    let lm = subset(nk, opts.max_landmarks, opts.seed);
+    let lat_l = latent_fixed.select(ndarray::Axis(0), &lm);
+    let pos_l = std_fixed.select(ndarray::Axis(0), &lm);
+    let k = if opts.k >= lm.len() { 0 } else { opts.k };
+    let landmarks = Anchors {
+        latent: lat_l.view(),
+        positions: pos_l.view(),
+    };
+    let mut placed = place_in_chunks(latent_new, &landmarks, scale, k, opts, &mut *progress)?;
+
+    let mut refined = false;
+    let mut refine_iterations = 0;
+    // A joint SMACOF over all cells when landmarks are global and the set is small enough.
+    if m > 0 && k == 0 && opts.refine_max > 0 && nk + m <= opts.refine_max {
+        let fixed = Anchors {
+            latent: latent_fixed.view(),
+            positions: std_fixed.view(),
+        };
+        refine_iterations = refine_jointly(
+            &mut placed.coords,
+            latent_new,
+            &fixed,
+            scale,
+            opts,
+            &mut || progress(m, m),
+        )?;
+        placed.stress1 = landmark_stress1(&placed.coords, latent_new, &landmarks, scale);
+        refined = true;
+    }
+    to_reference_units(&mut placed.coords, centre, unit);
+    Ok(Imputation {
+        coords: placed.coords,
+        stress1: placed.stress1,
+        converged: placed.converged,
+        landmarks: lm,
+        refined,
+        refine_iterations,
+    })
+}
+
+/// New and fixed cells agree in latent width; every fixed cell has coordinates; there is one.
+fn check_shapes(
+    latent_new: ArrayView2<f64>,
+    latent_fixed: ArrayView2<f64>,
+    fixed_coords: ArrayView2<f64>,
+) -> Result<()> {
+    let q = latent_new.ncols();
+    let nk = fixed_coords.nrows();
     if latent_fixed.ncols() != q {
         return Err(input_err(format!(
             "the latent vectors of new ({q} columns) and fixed cells ({} columns) differ in width",
@@ -130,6 +185,17 @@ pub fn impute_latent(
             "no cell has measured coordinates, so there is nothing to place the others against",
         ));
     }
+    Ok(())
+}
+
+/// The model's frame fits `p`-D coordinates and its numbers are usable.
+fn check_frame(
+    p: usize,
+    scale: f64,
+    centre: &[f64],
+    unit: f64,
+    opts: &ImputeOptions,
+) -> Result<()> {
     if centre.len() != p {
         return Err(input_err(format!(
             "the model's frame is {}-D but the coordinates have {p} columns",
@@ -147,19 +213,30 @@ pub fn impute_latent(
     if opts.chunk == 0 {
         return Err(input_err("`chunk` must be >= 1"));
     }
-    check_finite(latent_new, "`latent_new`")?;
-    check_finite(latent_fixed, "`latent_fixed`")?;
-    check_finite(fixed_coords, "`fixed_coords`")?;
-    let std_fixed =
-        Array2::from_shape_fn((nk, p), |(i, k)| (fixed_coords[[i, k]] - centre[k]) / unit);
-    let lm = subset(nk, opts.max_landmarks, opts.seed);
-    let l = lm.len();
-    let lat_l = latent_fixed.select(ndarray::Axis(0), &lm);
-    let pos_l = std_fixed.select(ndarray::Axis(0), &lm);
-    let k = if opts.k >= l { 0 } else { opts.k };
+    Ok(())
+}
 
-    let mut coords = Array2::<f64>::zeros((m, p));
+/// Cells with known positions (the landmarks, or every fixed cell): latent means and standardised
+/// positions, row for row.
+struct Anchors<'a> {
+    latent: ArrayView2<'a, f64>,
+    positions: ArrayView2<'a, f64>,
+}
+
+/// Place the new cells `opts.chunk` at a time against all landmarks (`k` = 0) or each cell's `k`
+/// nearest, reporting progress after each chunk (standardised units).
+fn place_in_chunks(
+    latent_new: ArrayView2<f64>,
+    landmarks: &Anchors,
+    scale: f64,
+    k: usize,
+    opts: &ImputeOptions,
+    progress: &mut dyn FnMut(usize, usize) -> bool,
+) -> Result<Placement> {
+    let m = latent_new.nrows();
+    let mut coords = Array2::<f64>::zeros((m, landmarks.positions.ncols()));
     let mut stress1 = Vec::with_capacity(m);
+    let mut iterations = Vec::with_capacity(m);
     let mut converged = Vec::with_capacity(m);
     let mut start = 0;
     while start < m {
@@ -168,109 +245,122 @@ pub fn impute_latent(
         let pl: Placement = if k == 0 {
             place_points_latent_detailed(
                 ln,
-                lat_l.view(),
+                landmarks.latent,
                 scale,
-                pos_l.view(),
+                landmarks.positions,
                 opts.max_iter,
                 opts.eps,
             )?
         } else {
-            place_local(ln, lat_l.view(), scale, pos_l.view(), k, opts)?
+            place_local(ln, landmarks.latent, scale, landmarks.positions, k, opts)?
         };
         coords.slice_mut(s![start..end, ..]).assign(&pl.coords);
         stress1.extend(pl.stress1);
+        iterations.extend(pl.iterations);
         converged.extend(pl.converged);
         start = end;
         if !progress(end, m) {
             return Err(DpvaeError::Interrupted);
         }
     }
+    Ok(Placement {
+        coords,
+        stress1,
+        iterations,
+        converged,
+    })
+}
 
-    let mut refined = false;
-    let mut refine_iterations = 0;
-    if m > 0 && k == 0 && opts.refine_max > 0 && nk + m <= opts.refine_max {
-        let n = nk + m;
-        let mut lat = Array2::<f64>::zeros((n, q));
-        lat.slice_mut(s![..nk, ..]).assign(&latent_fixed);
-        lat.slice_mut(s![nk.., ..]).assign(&latent_new);
-        let inv = 1.0 / scale;
-        let mut delta = Array2::<f64>::zeros((n, n));
-        for i in 0..n {
-            for j in (i + 1)..n {
-                let d = lat
-                    .row(i)
-                    .iter()
-                    .zip(lat.row(j))
-                    .map(|(a, b)| (a - b) * (a - b))
-                    .sum::<f64>()
-                    .sqrt()
-                    * inv;
-                delta[[i, j]] = d;
-                delta[[j, i]] = d;
-            }
+/// Euclidean distance of two rows.
+fn row_distance(a: ndarray::ArrayView1<f64>, b: ndarray::ArrayView1<f64>) -> f64 {
+    a.iter()
+        .zip(b)
+        .map(|(x, y)| (x - y) * (x - y))
+        .sum::<f64>()
+        .sqrt()
+}
+
+/// SMACOF over fixed and new cells together, the fixed ones held at their positions and the new ones
+/// starting from `coords` (updated in place); returns the iterations run.
+fn refine_jointly(
+    coords: &mut Array2<f64>,
+    latent_new: ArrayView2<f64>,
+    fixed: &Anchors,
+    scale: f64,
+    opts: &ImputeOptions,
+    progress: &mut dyn FnMut() -> bool,
+) -> Result<usize> {
+    let (nk, m) = (fixed.latent.nrows(), latent_new.nrows());
+    let (n, q, p) = (nk + m, latent_new.ncols(), coords.ncols());
+    let mut lat = Array2::<f64>::zeros((n, q));
+    lat.slice_mut(s![..nk, ..]).assign(&fixed.latent);
+    lat.slice_mut(s![nk.., ..]).assign(&latent_new);
+    let inv = 1.0 / scale;
+    let mut delta = Array2::<f64>::zeros((n, n));
+    for i in 0..n {
+        for j in (i + 1)..n {
+            let d = row_distance(lat.row(i), lat.row(j)) * inv;
+            delta[[i, j]] = d;
+            delta[[j, i]] = d;
         }
-        let mut init = Array2::<f64>::zeros((n, p));
-        init.slice_mut(s![..nk, ..]).assign(&std_fixed);
-        init.slice_mut(s![nk.., ..]).assign(&coords);
-        let fixed: Vec<bool> = (0..n).map(|i| i < nk).collect();
-        let so = SmacofOptions {
-            ndim: p,
-            max_iter: opts.refine_iter,
-            eps: opts.eps,
-            n_init: 1,
-            seed: opts.seed,
-            init: Init::Given(init.clone()),
-        };
-        let res = smacof_fixed_with_callback(
-            delta.view(),
-            None,
-            &fixed,
-            init.view(),
-            &so,
-            &mut |_, _| progress(m, m),
-        )?;
-        coords.assign(&res.coords.slice(s![nk.., ..]));
-        refined = true;
-        refine_iterations = res.iterations;
-        // per-cell stress against the landmarks, for the refined positions
-        for a in 0..m {
+    }
+    let mut init = Array2::<f64>::zeros((n, p));
+    init.slice_mut(s![..nk, ..]).assign(&fixed.positions);
+    init.slice_mut(s![nk.., ..]).assign(coords);
+    let is_fixed: Vec<bool> = (0..n).map(|i| i < nk).collect();
+    let so = SmacofOptions {
+        ndim: p,
+        max_iter: opts.refine_iter,
+        eps: opts.eps,
+        n_init: 1,
+        seed: opts.seed,
+        init: Init::Given(init.clone()),
+    };
+    let res = smacof_fixed_with_callback(
+        delta.view(),
+        None,
+        &is_fixed,
+        init.view(),
+        &so,
+        &mut |_, _| progress(),
+    )?;
+    coords.assign(&res.coords.slice(s![nk.., ..]));
+    Ok(res.iterations)
+}
+
+/// Per new cell: the normalised stress (stress-1) of its distances to the landmarks at `coords`.
+fn landmark_stress1(
+    coords: &Array2<f64>,
+    latent_new: ArrayView2<f64>,
+    landmarks: &Anchors,
+    scale: f64,
+) -> Vec<f64> {
+    let inv = 1.0 / scale;
+    (0..latent_new.nrows())
+        .map(|a| {
             let (mut num, mut den) = (0.0, 0.0);
-            for (j, &li) in lm.iter().enumerate() {
-                let dl = lat
-                    .row(nk + a)
-                    .iter()
-                    .zip(latent_fixed.row(li))
-                    .map(|(x, y)| (x - y) * (x - y))
-                    .sum::<f64>()
-                    .sqrt()
-                    * inv;
-                let dx = coords
-                    .row(a)
-                    .iter()
-                    .zip(pos_l.row(j))
-                    .map(|(x, y)| (x - y) * (x - y))
-                    .sum::<f64>()
-                    .sqrt();
+            for j in 0..landmarks.latent.nrows() {
+                let dl = row_distance(latent_new.row(a), landmarks.latent.row(j)) * inv;
+                let dx = row_distance(coords.row(a), landmarks.positions.row(j));
                 num += (dx - dl) * (dx - dl);
                 den += dl * dl;
             }
-            stress1[a] = if den > 0.0 { (num / den).sqrt() } else { 0.0 };
-        }
-    }
+            if den > 0.0 {
+                (num / den).sqrt()
+            } else {
+                0.0
+            }
+        })
+        .collect()
+}
 
+/// Standardised positions back to reference units, in place.
+fn to_reference_units(coords: &mut Array2<f64>, centre: &[f64], unit: f64) {
     for mut row in coords.rows_mut() {
         for (v, c) in row.iter_mut().zip(centre) {
             *v = *v * unit + c;
         }
     }
-    Ok(Imputation {
-        coords,
-        stress1,
-        converged,
-        landmarks: lm,
-        refined,
-        refine_iterations,
-    })
 }
 
 /// Placement of each new cell against its `k` nearest landmarks in latent space.

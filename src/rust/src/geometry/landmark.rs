@@ -206,7 +206,7 @@ fn check_row(i: usize, d: &[f64], w: Option<&[f64]>) -> Result<()> {
 
 /// What one evaluation at x yields.
 struct Eval<const P: usize> {
-    stress: f64,
+    raw_stress: f64,
     guttman: [f64; P],
     newton: Option<[f64; P]>,
 }
@@ -265,32 +265,27 @@ fn evaluate<const P: usize>(
         None
     } else {
         let diag = sw - sr;
+        // a symmetric fill of a small fixed-size matrix reads best with indices
+        #[allow(clippy::needless_range_loop)]
         for a in 0..P {
             h[a][a] += diag;
             for b in (a + 1)..P {
                 h[a][b] = h[b][a];
             }
         }
-        let mut g = [0.0; P];
-        for k in 0..P {
-            g[k] = sw * (x[k] - guttman[k]);
-        }
-        chol_solve(h, g).map(|step| {
-            let mut xn = [0.0; P];
-            for k in 0..P {
-                xn[k] = x[k] - step[k];
-            }
-            xn
-        })
+        let g: [f64; P] = std::array::from_fn(|k| sw * (x[k] - guttman[k]));
+        chol_solve(h, g).map(|step| std::array::from_fn(|k| x[k] - step[k]))
     };
     Eval {
-        stress: s,
+        raw_stress: s,
         guttman,
         newton,
     }
 }
 
 /// Solve H y = g for a small symmetric H; None unless H is (numerically) positive definite.
+// `!(x > y)` on purpose: it also rejects NaN; a Cholesky kernel reads best with indices
+#[allow(clippy::neg_cmp_op_on_partial_ord, clippy::needless_range_loop)]
 fn chol_solve<const P: usize>(mut h: [[f64; P]; P], g: [f64; P]) -> Option<[f64; P]> {
     let scale = (0..P).map(|k| h[k][k].abs()).fold(0.0, f64::max);
     for j in 0..P {
@@ -332,6 +327,8 @@ fn chol_solve<const P: usize>(mut h: [[f64; P]; P], g: [f64; P]) -> Option<[f64;
 }
 
 /// Place one point; returns (stress1, evaluations, converged) and writes the coordinates.
+// `!(x > y)` on purpose: it also rejects NaN
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 fn place_one<const P: usize>(
     delta: &[f64],
     w: Option<&[f64]>,
@@ -360,22 +357,22 @@ fn place_one<const P: usize>(
             out[k] = swl[k] / sw;
         }
         let x: [f64; P] = std::array::from_fn(|k| out[k]);
-        let s = evaluate(&x, delta, w, &cols, sw, &swl).stress;
+        let s = evaluate(&x, delta, w, &cols, sw, &swl).raw_stress;
         return (if s > 0.0 { 1.0 } else { 0.0 }, 1, true);
     }
     let mut x = init_point(delta, w, &cols);
     let mut cur = evaluate(&x, delta, w, &cols, sw, &swl);
     let mut evals: u32 = 1;
-    let mut converged = cur.stress <= TINY * norm;
+    let mut converged = cur.raw_stress <= TINY * norm;
     while !converged && (evals as usize) < max_iter.max(1) {
-        let prev = cur.stress;
+        let prev = cur.raw_stress;
         let (cand, newton) = match cur.newton {
             Some(xn) => (xn, true),
             None => (cur.guttman, false),
         };
         let next = evaluate(&cand, delta, w, &cols, sw, &swl);
         evals += 1;
-        if newton && !(next.stress <= prev) {
+        if newton && !(next.raw_stress <= prev) {
             let g = cur.guttman;
             cur = evaluate(&g, delta, w, &cols, sw, &swl);
             evals += 1;
@@ -384,16 +381,18 @@ fn place_one<const P: usize>(
             cur = next;
             x = cand;
         }
-        if cur.stress <= TINY * norm || prev - cur.stress <= eps * norm {
+        if cur.raw_stress <= TINY * norm || prev - cur.raw_stress <= eps * norm {
             converged = true;
         }
     }
     out[..P].copy_from_slice(&x);
-    ((cur.stress / norm).max(0.0).sqrt(), evals, converged)
+    ((cur.raw_stress / norm).max(0.0).sqrt(), evals, converged)
 }
 
 /// Weighted mean (weights 1/δ) of the `P + 1` landmarks nearest in dissimilarity among those
 /// with positive weight; exactly a landmark when its dissimilarity is 0.
+// `!(x > y)` on purpose: it also rejects NaN
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 fn init_point<const P: usize>(delta: &[f64], w: Option<&[f64]>, cols: &[&[f64]; P]) -> [f64; P] {
     const K_MAX: usize = 7; // P + 1 with P ≤ 6
     let k = (P + 1).min(K_MAX);

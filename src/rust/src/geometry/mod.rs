@@ -1,8 +1,3 @@
-#![allow(
-    clippy::needless_range_loop,
-    clippy::neg_cmp_op_on_partial_ord,
-    clippy::unnecessary_map_or
-)]
 //! Distance geometry core: classical (Torgerson) MDS, weighted metric SMACOF, SMACOF with
 //! fixed or penalised rows (imputation of cells with known coordinates) and out-of-sample
 //! placement of new points against fixed landmarks.

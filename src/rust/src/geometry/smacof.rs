@@ -3,7 +3,7 @@
 //! Minimises the raw stress σ(X) = Σ_{i<j} w_ij (d_ij(X) − δ_ij)² by iterating the Guttman
 //! transform X ← V⁺ B(Z) Z, where V = Σ_{i<j} w_ij (e_i − e_j)(e_i − e_j)ᵀ and
 //! B(Z)_ij = −w_ij δ_ij / d_ij(Z) (0 when d_ij(Z) = 0), B_ii = −Σ_{j≠i} B_ij.
-//! Every step can only lower the stress (majorisation), so `stress_history` is non-increasing
+//! Every step can only lower the stress (majorisation), so `objective_history` is non-increasing
 //! up to rounding.
 //!
 //! * Unit / constant weights c: V⁺ B Z = B Z / (c n) (B Z is already centred) — O(n² · ndim)
@@ -82,7 +82,7 @@ pub struct SmacofResult {
     /// `n × ndim` configuration.
     pub coords: Array2<f64>,
     /// Raw stress Σ_{i<j} w_ij (d_ij − δ_ij)² of `coords`.
-    pub stress: f64,
+    pub raw_stress: f64,
     /// Normalised stress-1: sqrt(stress / Σ_{i<j} w_ij δ_ij²).
     pub stress1: f64,
     /// Number of Guttman updates performed.
@@ -91,7 +91,7 @@ pub struct SmacofResult {
     pub converged: bool,
     /// Objective at the start and after every update (`iterations + 1` values): the raw stress,
     /// or for [`super::smacof_penalized`] the stress plus the penalty. Non-increasing.
-    pub stress_history: Vec<f64>,
+    pub objective_history: Vec<f64>,
 }
 
 /// Stress below `TINY · Σ w δ²` counts as an exact fit.
@@ -167,6 +167,8 @@ pub(crate) enum Solver {
 impl Solver {
     /// M = c (diag(a) − 11ᵀ) with `denom` = 1 − Σ 1/a_i supplied in closed form by the caller;
     /// None when M is not positive definite.
+    // `!(x > y)` on purpose: it also rejects NaN
+    #[allow(clippy::neg_cmp_op_on_partial_ord)]
     pub(crate) fn rank1(c: f64, a: &[f64], denom: f64) -> Option<Solver> {
         if !(c > 0.0) || a.iter().any(|v| !(*v > 0.0)) || !(denom > 0.0) {
             return None;
@@ -241,7 +243,7 @@ pub(crate) struct Engine<'a> {
 
 pub(crate) struct RunOut {
     pub x: Array2<f64>,
-    pub stress: f64,
+    pub raw_stress: f64,
     pub history: Vec<f64>,
     pub iterations: usize,
     pub converged: bool,
@@ -251,11 +253,11 @@ impl RunOut {
     pub(crate) fn into_result(self, norm: f64) -> SmacofResult {
         SmacofResult {
             coords: self.x,
-            stress: self.stress,
-            stress1: (self.stress / norm).max(0.0).sqrt(),
+            raw_stress: self.raw_stress,
+            stress1: (self.raw_stress / norm).max(0.0).sqrt(),
             iterations: self.iterations,
             converged: self.converged,
-            stress_history: self.history,
+            objective_history: self.history,
         }
     }
 }
@@ -283,11 +285,11 @@ impl Engine<'_> {
         let mut history = Vec::with_capacity(max_iter.min(10_000) + 1);
         let mut iterations = 0;
         let mut converged = false;
-        let mut stress;
+        let mut raw_stress;
         loop {
             transpose_into(&x, n, p, &mut xt);
-            stress = guttman_pass(n, p, self.delta, &self.w, &xt, &mut pass);
-            let obj = stress + self.penalty(&x);
+            raw_stress = guttman_pass(n, p, self.delta, &self.w, &xt, &mut pass);
+            let obj = raw_stress + self.penalty(&x);
             if !obj.is_finite() {
                 return Err(DpvaeError::Numeric(format!(
                     "SMACOF: the stress became non-finite after {iterations} iterations"
@@ -344,7 +346,7 @@ impl Engine<'_> {
             .map_err(|e| DpvaeError::Numeric(format!("internal shape error: {e}")))?;
         Ok(RunOut {
             x,
-            stress,
+            raw_stress,
             history,
             iterations,
             converged,
@@ -586,9 +588,11 @@ pub fn smacof(
     smacof_with_callback(delta, weights, opts, &mut |_, _| true)
 }
 
-/// [`smacof`] with a progress callback `(iteration, stress) -> continue?` called on the calling
+/// [`smacof`] with a progress callback `(iteration, objective) -> continue?` called on the calling
 /// thread after every pass (e.g. to poll for a user interrupt); returning `false` aborts with
 /// [`DpvaeError::Interrupted`].
+// `!(x > y)` on purpose: it also rejects NaN
+#[allow(clippy::neg_cmp_op_on_partial_ord)]
 pub fn smacof_with_callback(
     delta: ArrayView2<f64>,
     weights: Option<ArrayView2<f64>>,
@@ -655,7 +659,10 @@ pub fn smacof_with_callback(
         let res = engine
             .run(&x0, opts.max_iter, opts.eps, &mut *cb)?
             .into_result(norm);
-        if best.as_ref().map_or(true, |b| res.stress < b.stress) {
+        if best
+            .as_ref()
+            .map_or(true, |b| res.raw_stress < b.raw_stress)
+        {
             best = Some(res);
         }
     }
@@ -748,7 +755,7 @@ mod tests {
             ..Default::default()
         };
         let r = smacof(dm.view(), Some(w.view()), &o).unwrap();
-        assert!(nonincreasing(&r.stress_history));
+        assert!(nonincreasing(&r.objective_history));
         assert!(
             procrustes_disparity(&x, &r.coords) < 1e-8,
             "stress1 {}",
@@ -762,9 +769,13 @@ mod tests {
         let d = perturb(&dist(&x), 0.3, 5);
         for init in [Init::Classical, Init::Random] {
             let r = smacof(d.view(), None, &opts(init)).unwrap();
-            assert!(nonincreasing(&r.stress_history), "{:?}", r.stress_history);
-            assert_eq!(r.stress_history.len(), r.iterations + 1);
-            assert!((r.stress - r.stress_history.last().unwrap()).abs() < 1e-12);
+            assert!(
+                nonincreasing(&r.objective_history),
+                "{:?}",
+                r.objective_history
+            );
+            assert_eq!(r.objective_history.len(), r.iterations + 1);
+            assert!((r.raw_stress - r.objective_history.last().unwrap()).abs() < 1e-12);
             let recomputed: f64 = {
                 let dd = dist(&r.coords);
                 let mut s = 0.0;
@@ -775,7 +786,7 @@ mod tests {
                 }
                 s
             };
-            assert!((recomputed - r.stress).abs() < 1e-9 * recomputed);
+            assert!((recomputed - r.raw_stress).abs() < 1e-9 * recomputed);
         }
         let mut rng = SeededRng::new(1);
         let mut w = Array2::<f64>::zeros((50, 50));
@@ -787,7 +798,7 @@ mod tests {
             }
         }
         let r = smacof(d.view(), Some(w.view()), &opts(Init::Random)).unwrap();
-        assert!(nonincreasing(&r.stress_history));
+        assert!(nonincreasing(&r.objective_history));
     }
 
     /// Independent, naive SMACOF (full matrices, eigen pseudo-inverse of V).
@@ -882,7 +893,7 @@ mod tests {
         let a = smacof(d.view(), None, &opts(Init::Classical)).unwrap();
         let b = smacof(d.view(), Some(w.view()), &opts(Init::Classical)).unwrap();
         assert!(max_abs_diff(&a.coords, &b.coords) < 1e-12);
-        assert!((3.0 * a.stress - b.stress).abs() < 1e-9);
+        assert!((3.0 * a.raw_stress - b.raw_stress).abs() < 1e-9);
         assert!((a.stress1 - b.stress1).abs() < 1e-12);
     }
 
@@ -901,7 +912,7 @@ mod tests {
         };
         let r1 = smacof(d.view(), None, &o1).unwrap();
         let r5 = smacof(d.view(), None, &o5).unwrap();
-        assert!(r5.stress <= r1.stress);
+        assert!(r5.raw_stress <= r1.raw_stress);
         let r5b = smacof(d.view(), None, &o5).unwrap();
         assert_eq!(r5.coords, r5b.coords);
     }

@@ -168,9 +168,60 @@ pub fn spatial_expression_correlation(
     coords: ArrayView2<f64>,
     opts: &CorrelationOptions,
 ) -> Result<SpatialExprCorrelation> {
+    check_inputs(expr, coords, opts)?;
+    let n = expr.n_cells();
+    let pts = padded_points(coords, "coordinates")?;
+    let all_pairs = n <= opts.max_cells;
+    let (pairs, sampled) = if all_pairs {
+        pairs_for(n, usize::MAX, opts.seed)?
+    } else {
+        pairs_for(n, opts.n_pairs, opts.seed)?
+    };
+    let de = if all_pairs {
+        all_pairs_dissimilarity(expr, &pairs, opts.dissimilarity)?
+    } else {
+        sampled_dissimilarity(expr, &pairs, opts.dissimilarity)?
+    };
+    let defined = DefinedPairs::of(pairs, de)?;
+    let ds: Vec<f64> = defined
+        .pairs
+        .par_iter()
+        .map(|&(i, j)| spatial_dist(&pts, i as usize, j as usize))
+        .collect();
+    let de_rank = average_ranks(&defined.de);
+    let ds_rank = average_ranks(&ds);
+    let observed = Observed {
+        pearson: pearson(&ds, &defined.de),
+        spearman: pearson(&ds_rank, &de_rank),
+        de_rank,
+    };
+    let (p_p, p_s) = if opts.n_perm > 0 {
+        // all pairs: the permuted spatial distances are a relabelling of the same values, so
+        // their ranks are looked up instead of recomputed
+        let lookup = (all_pairs && defined.dropped == 0).then_some((&ds[..], &ds_rank[..]));
+        let (p, s) = mantel_p_values(&defined, &observed, &pts, lookup, opts);
+        (Some(p), Some(s))
+    } else {
+        (None, None)
+    };
+    Ok(SpatialExprCorrelation {
+        pearson: observed.pearson,
+        spearman: observed.spearman,
+        p_value_pearson: p_p,
+        p_value_spearman: p_s,
+        n_pairs: defined.pairs.len(),
+        n_pairs_dropped: defined.dropped,
+        sampled,
+    })
+}
+
+fn check_inputs(
+    expr: &GeneMatrix,
+    coords: ArrayView2<f64>,
+    opts: &CorrelationOptions,
+) -> Result<()> {
     expr.validate()?;
     let n = expr.n_cells();
-    let g = expr.n_genes();
     if coords.nrows() != n {
         return Err(DpvaeError::Input(format!(
             "coordinates have {} rows but the expression matrix has {n} cells (columns)",
@@ -180,162 +231,175 @@ pub fn spatial_expression_correlation(
     if n < 3 {
         return Err(DpvaeError::Input(format!("need at least 3 cells, got {n}")));
     }
-    if g < 2 && opts.dissimilarity == Dissimilarity::Pearson {
+    if expr.n_genes() < 2 && opts.dissimilarity == Dissimilarity::Pearson {
         return Err(DpvaeError::Input(
             "Pearson dissimilarity needs at least 2 genes".into(),
         ));
     }
-    let pts = padded_points(coords, "coordinates")?;
-    let all_pairs = n <= opts.max_cells;
-    let (pairs, sampled) = if all_pairs {
-        pairs_for(n, usize::MAX, opts.seed)?
-    } else {
-        pairs_for(n, opts.n_pairs, opts.seed)?
-    };
+    Ok(())
+}
 
-    // ---- expression dissimilarity per pair
-    let de: Vec<f64> = if all_pairs {
-        let mut y = cells_by_genes(expr)?;
-        let mut valid = vec![true; n];
-        match opts.dissimilarity {
-            Dissimilarity::Pearson => {
-                for (c, mut row) in y.axis_iter_mut(Axis(0)).enumerate() {
-                    let m = row.sum() / g as f64;
-                    row.mapv_inplace(|v| v - m);
-                    let nrm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
-                    if nrm > 0.0 {
-                        row.mapv_inplace(|v| v / nrm);
-                    } else {
-                        valid[c] = false;
-                    }
-                }
-            }
-            Dissimilarity::Euclidean => {
-                let mean = y
-                    .mean_axis(Axis(0))
-                    .unwrap_or_else(|| ndarray::Array1::zeros(g));
-                y -= &mean;
-            }
-        }
-        // Gram matrix in row blocks, in parallel
-        const B: usize = 128;
-        let yt = y.t();
-        let blocks: Vec<Array2<f64>> = (0..n.div_ceil(B))
-            .into_par_iter()
-            .map(|b| y.slice(s![b * B..(b * B + B).min(n), ..]).dot(&yt))
-            .collect();
-        let gram = ndarray::concatenate(
-            Axis(0),
-            &blocks.iter().map(|b| b.view()).collect::<Vec<_>>(),
-        )
-        .map_err(|e| DpvaeError::Numeric(format!("Gram matrix: {e}")))?;
-        pairs
-            .par_iter()
-            .map(|&(i, j)| {
-                let (i, j) = (i as usize, j as usize);
-                match opts.dissimilarity {
-                    Dissimilarity::Pearson => {
-                        if valid[i] && valid[j] {
-                            1.0 - gram[[i, j]].clamp(-1.0, 1.0)
-                        } else {
-                            f64::NAN
-                        }
-                    }
-                    Dissimilarity::Euclidean => (gram[[i, i]] + gram[[j, j]] - 2.0 * gram[[i, j]])
-                        .max(0.0)
-                        .sqrt(),
-                }
-            })
-            .collect()
-    } else {
-        sampled_dissimilarity(expr, &pairs, opts.dissimilarity)?
-    };
-
-    // ---- drop undefined pairs
-    let mut kept_pairs = Vec::with_capacity(pairs.len());
-    let mut de_kept = Vec::with_capacity(pairs.len());
-    for (p, &d) in pairs.iter().zip(&de) {
-        if d.is_finite() {
-            kept_pairs.push(*p);
-            de_kept.push(d);
-        }
-    }
-    let dropped = pairs.len() - kept_pairs.len();
-    drop(pairs);
-    drop(de);
-    if kept_pairs.len() < 3 {
-        return Err(DpvaeError::Input(
-            "fewer than 3 cell pairs have a defined expression dissimilarity (constant cell profiles?)"
-                .into(),
-        ));
-    }
-    let ds: Vec<f64> = kept_pairs
+/// Per-pair dissimilarity of every pair from one Gram matrix of the (centred) cell profiles.
+fn all_pairs_dissimilarity(
+    expr: &GeneMatrix,
+    pairs: &[(u32, u32)],
+    kind: Dissimilarity,
+) -> Result<Vec<f64>> {
+    let (y, valid) = centred_profiles(expr, kind)?;
+    let gram = gram_matrix(&y)?;
+    Ok(pairs
         .par_iter()
-        .map(|&(i, j)| spatial_dist(&pts, i as usize, j as usize))
-        .collect();
-    let r_p = pearson(&ds, &de_kept);
-    let de_rank = average_ranks(&de_kept);
-    let ds_rank = average_ranks(&ds);
-    let r_s = pearson(&ds_rank, &de_rank);
+        .map(|&(i, j)| {
+            let (i, j) = (i as usize, j as usize);
+            match kind {
+                Dissimilarity::Pearson => {
+                    if valid[i] && valid[j] {
+                        1.0 - gram[[i, j]].clamp(-1.0, 1.0)
+                    } else {
+                        f64::NAN
+                    }
+                }
+                Dissimilarity::Euclidean => (gram[[i, i]] + gram[[j, j]] - 2.0 * gram[[i, j]])
+                    .max(0.0)
+                    .sqrt(),
+            }
+        })
+        .collect())
+}
 
-    let (mut p_p, mut p_s) = (None, None);
-    if opts.n_perm > 0 {
-        // all pairs: the permuted spatial distances are a relabelling of the same values, so
-        // their ranks are looked up instead of recomputed
-        let lookup = if all_pairs && dropped == 0 {
-            Some((&ds, &ds_rank))
-        } else {
-            None
-        };
-        let counts: Vec<(usize, usize)> = (0..opts.n_perm)
-            .into_par_iter()
-            .map(|k| {
-                let mut perm: Vec<u32> = (0..n as u32).collect();
-                SeededRng::stream(opts.seed, k as u64).shuffle(&mut perm);
-                let (dsp, rsp): (Vec<f64>, Vec<f64>) = match lookup {
-                    Some((ds_all, rank_all)) => kept_pairs
+/// Cells × genes profiles whose dot products give the dissimilarity: per cell centred and of unit
+/// length (Pearson; `valid` is false for a constant profile), or centred per gene (Euclidean).
+fn centred_profiles(expr: &GeneMatrix, kind: Dissimilarity) -> Result<(Array2<f64>, Vec<bool>)> {
+    let mut y = cells_by_genes(expr)?;
+    let (n, g) = y.dim();
+    let mut valid = vec![true; n];
+    match kind {
+        Dissimilarity::Pearson => {
+            for (c, mut row) in y.axis_iter_mut(Axis(0)).enumerate() {
+                let m = row.sum() / g as f64;
+                row.mapv_inplace(|v| v - m);
+                let nrm = row.iter().map(|v| v * v).sum::<f64>().sqrt();
+                if nrm > 0.0 {
+                    row.mapv_inplace(|v| v / nrm);
+                } else {
+                    valid[c] = false;
+                }
+            }
+        }
+        Dissimilarity::Euclidean => {
+            let mean = y
+                .mean_axis(Axis(0))
+                .unwrap_or_else(|| ndarray::Array1::zeros(g));
+            y -= &mean;
+        }
+    }
+    Ok((y, valid))
+}
+
+/// `y yᵀ`, in row blocks, in parallel.
+fn gram_matrix(y: &Array2<f64>) -> Result<Array2<f64>> {
+    const B: usize = 128;
+    let n = y.nrows();
+    let yt = y.t();
+    let blocks: Vec<Array2<f64>> = (0..n.div_ceil(B))
+        .into_par_iter()
+        .map(|b| y.slice(s![b * B..(b * B + B).min(n), ..]).dot(&yt))
+        .collect();
+    ndarray::concatenate(
+        Axis(0),
+        &blocks.iter().map(|b| b.view()).collect::<Vec<_>>(),
+    )
+    .map_err(|e| DpvaeError::Numeric(format!("Gram matrix: {e}")))
+}
+
+/// The pairs whose expression dissimilarity is defined, with it, and how many were dropped.
+struct DefinedPairs {
+    pairs: Vec<(u32, u32)>,
+    de: Vec<f64>,
+    dropped: usize,
+}
+
+impl DefinedPairs {
+    fn of(pairs: Vec<(u32, u32)>, de: Vec<f64>) -> Result<DefinedPairs> {
+        let mut kept = Vec::with_capacity(pairs.len());
+        let mut de_kept = Vec::with_capacity(pairs.len());
+        for (p, &d) in pairs.iter().zip(&de) {
+            if d.is_finite() {
+                kept.push(*p);
+                de_kept.push(d);
+            }
+        }
+        if kept.len() < 3 {
+            return Err(DpvaeError::Input(
+                "fewer than 3 cell pairs have a defined expression dissimilarity (constant cell profiles?)"
+                    .into(),
+            ));
+        }
+        Ok(DefinedPairs {
+            dropped: pairs.len() - kept.len(),
+            pairs: kept,
+            de: de_kept,
+        })
+    }
+}
+
+/// The correlations on the observed labels, and the expression ranks the permutations reuse.
+struct Observed {
+    pearson: f64,
+    spearman: f64,
+    de_rank: Vec<f64>,
+}
+
+/// One-sided Mantel p-values (Pearson, Spearman): the spatial labels permuted `opts.n_perm` times.
+/// `lookup`: the spatial distances and their ranks of all pairs in `pairs_for` order, when every
+/// pair is kept (a permutation then only relabels them).
+fn mantel_p_values(
+    defined: &DefinedPairs,
+    observed: &Observed,
+    pts: &[[f64; 3]],
+    lookup: Option<(&[f64], &[f64])>,
+    opts: &CorrelationOptions,
+) -> (f64, f64) {
+    let n = pts.len();
+    let counts: Vec<(usize, usize)> = (0..opts.n_perm)
+        .into_par_iter()
+        .map(|k| {
+            let mut perm: Vec<u32> = (0..n as u32).collect();
+            SeededRng::stream(opts.seed, k as u64).shuffle(&mut perm);
+            let (dsp, rsp) = match lookup {
+                Some((ds_all, rank_all)) => defined
+                    .pairs
+                    .iter()
+                    .map(|&(i, j)| {
+                        let (a, b) = (perm[i as usize] as usize, perm[j as usize] as usize);
+                        let (a, b) = (a.min(b), a.max(b));
+                        let idx = a * n - a * (a + 1) / 2 + (b - a - 1);
+                        (ds_all[idx], rank_all[idx])
+                    })
+                    .unzip(),
+                None => {
+                    let d: Vec<f64> = defined
+                        .pairs
                         .iter()
                         .map(|&(i, j)| {
-                            let (a, b) = (perm[i as usize] as usize, perm[j as usize] as usize);
-                            let (a, b) = (a.min(b), a.max(b));
-                            let idx = a * n - a * (a + 1) / 2 + (b - a - 1);
-                            (ds_all[idx], rank_all[idx])
+                            spatial_dist(pts, perm[i as usize] as usize, perm[j as usize] as usize)
                         })
-                        .unzip(),
-                    None => {
-                        let d: Vec<f64> = kept_pairs
-                            .iter()
-                            .map(|&(i, j)| {
-                                spatial_dist(
-                                    &pts,
-                                    perm[i as usize] as usize,
-                                    perm[j as usize] as usize,
-                                )
-                            })
-                            .collect();
-                        let r = average_ranks(&d);
-                        (d, r)
-                    }
-                };
-                (
-                    (pearson(&dsp, &de_kept) >= r_p) as usize,
-                    (pearson(&rsp, &de_rank) >= r_s) as usize,
-                )
-            })
-            .collect();
-        let d = (opts.n_perm + 1) as f64;
-        p_p = Some((1 + counts.iter().map(|c| c.0).sum::<usize>()) as f64 / d);
-        p_s = Some((1 + counts.iter().map(|c| c.1).sum::<usize>()) as f64 / d);
-    }
-    Ok(SpatialExprCorrelation {
-        pearson: r_p,
-        spearman: r_s,
-        p_value_pearson: p_p,
-        p_value_spearman: p_s,
-        n_pairs: kept_pairs.len(),
-        n_pairs_dropped: dropped,
-        sampled,
-    })
+                        .collect();
+                    let r = average_ranks(&d);
+                    (d, r)
+                }
+            };
+            (
+                (pearson(&dsp, &defined.de) >= observed.pearson) as usize,
+                (pearson(&rsp, &observed.de_rank) >= observed.spearman) as usize,
+            )
+        })
+        .collect();
+    let d = (opts.n_perm + 1) as f64;
+    (
+        (1 + counts.iter().map(|c| c.0).sum::<usize>()) as f64 / d,
+        (1 + counts.iter().map(|c| c.1).sum::<usize>()) as f64 / d,
+    )
 }
 
 /// Per-pair dissimilarity without densifying (sampled pairs).

@@ -7,7 +7,7 @@
 //! - `lower = min r`, `upper = max r` (the empirical bi-Lipschitz constants), `distortion = upper / lower`;
 //! - robust versions from the 1 % and 99 % quantiles (`q01`, `q99`, `robust_distortion = q99 / q01`)
 //!   and the `median` ratio (quantiles as R's default `quantile(type = 7)`);
-//! - the scale-free stress `sqrt( Σ (d_z − c d_s)² / Σ d_z² )` at the optimal scale
+//! - the scale-free stress-1 (Kruskal) `sqrt( Σ (d_z − c d_s)² / Σ d_z² )` at the optimal scale
 //!   `c = Σ d_z d_s / Σ d_s²` (returned as `scale`), i.e. `sqrt(1 − (Σ d_z d_s)² / (Σ d_z² Σ d_s²))`:
 //!   0 when latent distances are exactly proportional to spatial ones, invariant to rescaling
 //!   either side. The stress uses every evaluated pair (also those with a zero distance).
@@ -28,7 +28,7 @@ pub struct Distortion {
     pub q99: f64,
     pub robust_distortion: f64,
     pub median: f64,
-    pub stress: f64,
+    pub stress1: f64,
     pub scale: f64,
     /// Pairs evaluated / pairs with both distances > 0 (used for the ratios).
     pub n_pairs: usize,
@@ -108,7 +108,7 @@ pub fn distortion(
         quantile_sorted(&ratios, 0.5),
     );
     let scale = if sss > 0.0 { szs / sss } else { f64::NAN };
-    let stress = if szz > 0.0 && sss > 0.0 {
+    let stress1 = if szz > 0.0 && sss > 0.0 {
         (1.0 - szs * szs / (szz * sss)).max(0.0).sqrt()
     } else {
         f64::NAN
@@ -121,7 +121,7 @@ pub fn distortion(
         q99,
         robust_distortion: q99 / q01,
         median,
-        stress,
+        stress1,
         scale,
         n_pairs: dists.len(),
         n_ratio_pairs: ratios.len(),
@@ -146,7 +146,7 @@ mod tests {
         let r = distortion(z.view(), s.view(), 1000, 0).unwrap();
         assert!((r.lower - 2.5).abs() < 1e-12 && (r.upper - 2.5).abs() < 1e-12);
         assert!((r.distortion - 1.0).abs() < 1e-12 && (r.median - 2.5).abs() < 1e-12);
-        assert!(r.stress < 1e-7 && (r.scale - 2.5).abs() < 1e-12);
+        assert!(r.stress1 < 1e-7 && (r.scale - 2.5).abs() < 1e-12);
         assert_eq!(r.n_pairs, 10);
         assert!(!r.sampled);
     }
@@ -164,7 +164,7 @@ mod tests {
         // q01 of (0.5, 1, 2): 0.5 + 0.02·0.5
         assert!((r.q01 - 0.51).abs() < 1e-14 && (r.q99 - 1.98).abs() < 1e-14);
         // Σ dz ds = 2 + 9 + 2 = 13, Σ dz² = 4 + 9 + 1 = 14, Σ ds² = 1 + 9 + 4 = 14
-        assert!((r.stress - (1.0f64 - 169.0 / 196.0).sqrt()).abs() < 1e-14);
+        assert!((r.stress1 - (1.0f64 - 169.0 / 196.0).sqrt()).abs() < 1e-14);
         assert!((r.scale - 13.0 / 14.0).abs() < 1e-14);
     }
 

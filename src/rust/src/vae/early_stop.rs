@@ -1,4 +1,4 @@
-//! Early stopping: the best state by the monitored stress, the epochs since it improved, and the
+//! Early stopping: the best state by the monitor stress, the epochs since it improved, and the
 //! snapshots that let training end on the best state rather than the last.
 use std::collections::HashMap;
 
@@ -52,15 +52,15 @@ impl EarlyStopping {
         }
     }
 
-    /// Whether `stress` would be a new best.
-    pub fn improves(&self, stress: f64) -> bool {
-        stress < self.best - MIN_IMPROVEMENT
+    /// Whether `monitor_stress` would be a new best.
+    pub fn improves(&self, monitor_stress: f64) -> bool {
+        monitor_stress < self.best - MIN_IMPROVEMENT
     }
 
-    /// Record epoch `epoch`'s stress; on a new best keep `state()` (called only then).
-    pub fn record(&mut self, epoch: usize, stress: f64, state: impl FnOnce() -> Snapshot) {
-        if self.improves(stress) {
-            self.best = stress;
+    /// Record epoch `epoch`'s monitor stress; on a new best keep `state()` (called only then).
+    pub fn record(&mut self, epoch: usize, monitor_stress: f64, state: impl FnOnce() -> Snapshot) {
+        if self.improves(monitor_stress) {
+            self.best = monitor_stress;
             self.best_epoch = epoch;
             self.since_best = 0;
             self.state = Some(state());

@@ -437,12 +437,12 @@ mod tests {
         };
         let out = run(&x, &s, &c).unwrap();
         assert!(out.best_epoch > c.warmup);
-        let recorded = out.history[out.best_epoch - 1].stress;
+        let recorded = out.history[out.best_epoch - 1].monitor_stress;
         let mu = to_tensor(out.prediction.latent.view());
         let ds = super::super::loss::pairwise_distances(&to_tensor(
             out.frame.standardise(s.view()).view(),
         ));
-        let kept = super::super::loss::stress(&mu, &ds, out.scale);
+        let kept = super::super::loss::monitor_stress(&mu, &ds, out.scale);
         assert!(
             (kept - recorded).abs() < 2e-5 * recorded.max(1e-3),
             "kept state {kept} vs recorded best {recorded}"
@@ -450,7 +450,7 @@ mod tests {
         let best = out
             .history
             .iter()
-            .map(|h| h.stress)
+            .map(|h| h.monitor_stress)
             .filter(|v| v.is_finite())
             .fold(f64::INFINITY, f64::min);
         assert!((best - recorded).abs() < 1e-12);
@@ -665,7 +665,7 @@ mod tests {
             .history
             .iter()
             .skip(c.warmup)
-            .all(|h| h.stress.is_finite()));
+            .all(|h| h.monitor_stress.is_finite()));
         // fine-tune on the second half only, starting from the model
         let half = x.slice(ndarray::s![30.., ..]).to_owned();
         let shalf = s.slice(ndarray::s![30.., ..]).to_owned();

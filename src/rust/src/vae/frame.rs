@@ -29,6 +29,12 @@ pub struct Projection {
 }
 
 impl Frame {
+    /// A stored frame (the model's `frame_json`); an unreadable one is a damaged model.
+    pub fn from_json(json: &str) -> Result<Frame> {
+        serde_json::from_str(json)
+            .map_err(|e| DpvaeError::Model(format!("the stored coordinate frame is corrupt: {e}")))
+    }
+
     pub fn fit(coords: ArrayView2<f64>) -> Result<Frame> {
         let n = coords.nrows();
         let centre = coords

@@ -26,8 +26,8 @@ pub fn distance_preserving(dz: &Tensor, ds: &Tensor, c: &Tensor, kind: DpLoss) -
     }
 }
 
-/// Normalised stress sqrt(Σ(d_z/c − d_s)² / Σ d_s²) of latent vs spatial distances.
-pub fn stress(mu: &Tensor, ds: &Tensor, c: f64) -> f64 {
+/// Monitor stress sqrt(Σ(d_z/c − d_s)² / Σ d_s²) of latent vs spatial distances (as `Monitor`).
+pub fn monitor_stress(mu: &Tensor, ds: &Tensor, c: f64) -> f64 {
     let dz = pairwise_distances(mu) / c;
     let num = (dz - ds).square().sum(Kind::Double);
     let den = ds.square().sum(Kind::Double) + 1e-12;
@@ -104,7 +104,7 @@ mod tests {
                 .double_value(&[])
                 < 1e-10
         );
-        assert!(stress(&z, &ds, 3.0) < 1e-6);
-        assert!((stress(&(&s * 0.0), &ds, 3.0) - 1.0).abs() < 1e-6);
+        assert!(monitor_stress(&z, &ds, 3.0) < 1e-6);
+        assert!((monitor_stress(&(&s * 0.0), &ds, 3.0) - 1.0).abs() < 1e-6);
     }
 }

@@ -1,4 +1,4 @@
-//! The stress monitor: the normalised stress of a set of cells (validation cells, or a subset of
+//! The stress monitor: the monitor stress (normalised, at the model's scale) of a set of cells (validation cells, or a subset of
 //! the training cells) that chooses the epoch to keep, and the median latent/spatial distance
 //! ratio that starts the learned scale.
 use tch::{Device, Kind, Tensor};
@@ -96,7 +96,8 @@ impl Monitor {
         self.distances(mu)
     }
 
-    pub fn stress(&self, model: &Dpvae, x: &Tensor, c: f64) -> f64 {
+    /// sqrt(Σ(d_z/c − d_s)² / Σ d_s²) over the monitored pairs: the training history's stress.
+    pub fn monitor_stress(&self, model: &Dpvae, x: &Tensor, c: f64) -> f64 {
         tch::no_grad(|| {
             let (mu, _) = model.encode(&x.index_select(0, &self.idx));
             let zdims = mu.size()[1] as usize;
@@ -174,9 +175,9 @@ mod tests {
         ] {
             let m = Monitor::new(rows.clone(), &s, &pairs, 40, Device::Cpu);
             assert!((m.median_ratio(&model, &x) - 2.0).abs() < 1e-4);
-            assert!(m.stress(&model, &x, 2.0) < 1e-4);
+            assert!(m.monitor_stress(&model, &x, 2.0) < 1e-4);
             // a wrong scale shows as stress: |d/c - s| / |s| = |2/4 - 1| = 0.5
-            assert!((m.stress(&model, &x, 4.0) - 0.5).abs() < 1e-3);
+            assert!((m.monitor_stress(&model, &x, 4.0) - 0.5).abs() < 1e-3);
         }
     }
 }

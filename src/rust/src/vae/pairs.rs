@@ -2,9 +2,11 @@
 //! term itself for a full batch or a minibatch. Memory stays linear in the cells for minibatches.
 use std::collections::BTreeMap;
 
+use ndarray::ArrayView2;
 use tch::{Device, Tensor};
 
 use crate::error::{DpvaeError, Result};
+use crate::metrics::knn::knn_indices;
 
 /// The mask, on the training cells.
 #[derive(Debug, Clone)]
@@ -18,6 +20,22 @@ pub enum PairSet {
 }
 
 impl PairSet {
+    /// The kNN mask: the union of each cell's `k` nearest spatial neighbours among `coords`, as
+    /// pairs i < j, sorted, each once. Built on the cells given (a cross-fit on a subset rebuilds it
+    /// there, so every kept cell has its `k` neighbours).
+    pub fn knn(coords: ArrayView2<f64>, k: usize, threads: usize) -> Result<PairSet> {
+        let nn = crate::threads::in_pool(threads, || knn_indices(coords, k))?;
+        let mut pairs: Vec<(i64, i64)> = nn
+            .iter()
+            .enumerate()
+            .flat_map(|(a, row)| row.iter().map(move |&b| (a.min(b) as i64, a.max(b) as i64)))
+            .collect();
+        pairs.sort_unstable();
+        pairs.dedup();
+        let (i, j) = pairs.into_iter().unzip();
+        Ok(PairSet::Explicit { i, j })
+    }
+
     pub fn validate(&self, n: usize) -> Result<()> {
         match self {
             PairSet::All => Ok(()),
@@ -116,6 +134,17 @@ mod tests {
     use super::*;
     use crate::vae::config::DpLoss;
     use crate::vae::loss::distance_preserving as penalty;
+
+    #[test]
+    fn knn_mask_is_the_sorted_union_of_neighbour_pairs() {
+        // a line 0 - 1 - 2 ----- 3: with k = 1, cell 3's nearest is 2, so (2, 3) counts once
+        let coords = ndarray::array![[0.0, 0.0], [1.0, 0.0], [2.1, 0.0], [9.0, 0.0]];
+        let PairSet::Explicit { i, j } = PairSet::knn(coords.view(), 1, 1).unwrap() else {
+            panic!("a kNN mask is explicit pairs");
+        };
+        assert_eq!((i, j), (vec![0, 1, 2], vec![1, 2, 3]));
+        assert!(PairSet::knn(coords.view(), 4, 1).is_err());
+    }
 
     #[test]
     fn masks_change_which_pairs_count() {

@@ -1,5 +1,5 @@
 //! The training loop: warm-up without the dp term, scale initialisation, full batch or
-//! minibatches, early stopping on the stress of validation (or training) cells, best-state
+//! minibatches, early stopping on the monitor stress of validation (or training) cells, best-state
 //! restore, NaN detection. Its pieces live beside it: the dp term (`dp_term`), the stress monitor
 //! (`monitor`), early stopping and snapshots (`early_stop`).
 use std::sync::{Mutex, MutexGuard};
@@ -29,12 +29,13 @@ pub struct EpochStats {
     pub kl: f64,
     pub dp: f64,
     pub scale: f64,
-    /// Normalised stress of the monitored cells (NaN during warm-up): validation cells when
+    /// Monitor stress: the normalised stress sqrt(Σ(d_z/c − d_s)² / Σ d_s²) of the monitored cells
+    /// (NaN during warm-up; R's `history$stress`): validation cells when
     /// there are any, else (a subset of) the training cells, after the epoch's step. On the
     /// fused full-batch path (all pairs, squared loss, dp on the mean, no validation cells) it is
     /// the stress of all training pairs at the start of the epoch, read off the training
     /// forward pass for free; the state it belongs to is the one kept when it is the best.
-    pub stress: f64,
+    pub monitor_stress: f64,
 }
 
 /// What the caller wants after an epoch report.
@@ -122,18 +123,13 @@ pub fn train(
     // The caller holds `exclusive()`: libtorch's generator and thread count are global.
     tch::manual_seed(cfg.seed as i64);
 
-    let (val, fit_rows) = split_validation(n_all, cfg.validation);
-    let fit_idx = Tensor::from_slice(&fit_rows.iter().map(|&v| v as i64).collect::<Vec<_>>());
-    let tgt = target.rows(&fit_idx);
-    let tgt = Target {
-        x: tgt.x.to_device(device),
-        counts: tgt.counts.map(|c| c.to_device(device)),
-        log_lib: tgt.log_lib.map(|l| l.to_device(device)),
-    };
-    let s_fit = s.index_select(0, &fit_idx).to_device(device);
-    let pairs_fit = pairs.subset(&fit_rows, n_all);
-    pairs_fit.validate(fit_rows.len())?;
-    let n = fit_rows.len();
+    let TrainingCells {
+        val,
+        tgt,
+        s_fit,
+        pairs_fit,
+    } = training_cells(target, s, pairs, cfg.validation, device)?;
+    let n = s_fit.size()[0] as usize;
 
     let vs = nn::VarStore::new(device);
     let model = Dpvae::new(&vs.root(), cfg);
@@ -175,16 +171,11 @@ pub fn train(
     } else {
         Vec::new()
     };
-    // Full-batch spatial distances are fixed: compute them once.
     let full_rows: Vec<i64> = (0..n as i64).collect();
-    let full_ds = if full && use_dp && !use_kernel {
-        match &pairs_fit {
-            PairSet::Explicit { .. } => None,
-            p => batch_distances(&s_fit, &full_rows, p),
-        }
-    } else {
-        None
-    };
+    // Full-batch spatial distances are fixed: computed once (pdist path).
+    let full_ds = (full && use_dp && !use_kernel)
+        .then(|| batch_distances(&s_fit, &full_rows, &pairs_fit))
+        .flatten();
     let dp = DpContext {
         cfg,
         pairs: &pairs_fit,
@@ -209,121 +200,49 @@ pub fn train(
         && cfg.dp_latent == DpLatent::Mean;
     let full_stats = (fused && full).then(|| TargetStats::of(&tgt.x));
 
+    let run = Run {
+        cfg,
+        model: &model,
+        vs: &vs,
+        dp,
+        tgt: &tgt,
+        s_fit: &s_fit,
+        full_stats: full_stats.as_ref(),
+        full_rows: &full_rows,
+        stress_from_kernel,
+        n,
+        device,
+    };
     let mut history = Vec::with_capacity(cfg.epochs);
     let mut stop = EarlyStopping::new();
     let mut interrupted = false;
     let mut epochs_run = 0;
-    let init_scale = |model: &Dpvae| {
-        let c = cfg
-            .scale
-            .unwrap_or_else(|| init_monitor.median_ratio(model, &tgt.x));
-        let c = if c.is_finite() {
-            c.clamp(SCALE_MIN, SCALE_MAX)
-        } else {
-            1.0
-        };
-        tch::no_grad(|| {
-            let mut ls = model.log_scale.shallow_clone();
-            let _ = ls.fill_(c.ln());
-        });
-    };
+    let init_scale = |model: &Dpvae| start_scale(model, cfg.scale, &init_monitor, &tgt.x);
 
     for epoch in 1..=cfg.epochs {
         if epoch == cfg.warmup + 1 && init.is_none() {
             init_scale(&model);
         }
         let dp_on = use_dp && epoch > cfg.warmup;
-        let batches = epoch_batches(full, &full_rows, cfg.batch_size);
-        let edges = if dp_on {
-            edge_chunks(&pairs_fit, full, batches.len())
-        } else {
-            Vec::new()
-        };
-        let mut sums = [0.0f64; 4];
-        // Fused full-batch path: the stress of the state this epoch starts from, and that
-        // state itself when it is the best so far (taken before the step changes it).
-        let mut pre_stress: Option<f64> = None;
-        let mut pre_state: Option<Snapshot> = None;
-        for (b, rows) in batches.iter().enumerate() {
-            let (tb, sb) = if full {
-                (None, None)
-            } else {
-                let idx = Tensor::from_slice(rows).to_device(device);
-                (Some(tgt.rows(&idx)), Some(s_fit.index_select(0, &idx)))
-            };
-            let tb = tb.as_ref().unwrap_or(&tgt);
-            let sb = sb.as_ref().unwrap_or(&s_fit);
-            let r = reconstruction_step(&model, tb, full_stats.as_ref(), cfg);
-            let kl = loss::kl_divergence(&r.mu, &r.logvar, cfg.n_genes);
-            let kl_v = kl.double_value(&[]);
-            let mut total = r.term * cfg.alpha + &kl * cfg.beta;
-            let mut total_v = cfg.alpha * r.value + cfg.beta * kl_v;
-            let mut dp_v = 0.0;
-            if dp_on {
-                let c = model.scale();
-                let batch = Batch {
-                    rows,
-                    s: sb,
-                    mu: &r.mu,
-                    z: &r.z,
-                    edges: edges.get(b),
-                };
-                if let Some(term) = dp.term(&model, &batch, &c)? {
-                    if let (true, Some((sum_f, sum_s2))) = (stress_from_kernel, term.kernel_sums) {
-                        // Σ(d − c s)² = c² Σ(d/c − s)²: the normalised stress of all pairs
-                        let cv = c.double_value(&[]);
-                        let st = (sum_f / (cv * cv) / (sum_s2 + 1e-12)).sqrt();
-                        if stop.improves(st) {
-                            pre_state = Some(snapshot(&vs));
-                        }
-                        pre_stress = Some(st);
-                    }
-                    // the fused path's term is a surrogate: its value is not the loss
-                    dp_v = term.value.unwrap_or_else(|| term.term.double_value(&[]));
-                    total += term.term * cfg.lambda;
-                    total_v += cfg.lambda * dp_v;
-                }
-            }
-            if !total_v.is_finite() {
-                return Err(DpvaeError::Training(format!(
-                    "the loss became {total_v} at epoch {epoch}; lower `lr` (now {}), check the expression \
-                     for extreme values, or lower `lambda`",
-                    cfg.lr
-                )));
-            }
-            if cfg.grad_clip > 0.0 {
-                opt.backward_step_clip_norm(&total, cfg.grad_clip);
-            } else {
-                opt.backward_step(&total);
-            }
-            let w = rows.len() as f64 / n as f64;
-            for (acc, v) in sums.iter_mut().zip([total_v, r.value, kl_v, dp_v]) {
-                *acc += w * v;
-            }
-        }
+        let mut pass = run.epoch(&mut opt, &stop, epoch, dp_on)?;
         epochs_run = epoch;
-
-        let mut stress = f64::NAN;
-        if epoch > cfg.warmup {
-            let c = model.scale().double_value(&[]);
-            stress = match (pre_stress, &stop_monitor) {
-                (Some(v), _) => v,
-                (None, Some(m)) => m.stress(&model, &x_all, c),
-                (None, None) => init_monitor.stress(&model, &tgt.x, c),
-            };
-            stop.record(epoch, stress, || {
-                pre_state.take().unwrap_or_else(|| snapshot(&vs))
+        let monitor_stress = if epoch > cfg.warmup {
+            // the fused pass measured the state it started from; else the monitor measures the new one
+            let value = pass.start_stress.unwrap_or_else(|| {
+                let c = model.scale().double_value(&[]);
+                match &stop_monitor {
+                    Some(m) => m.monitor_stress(&model, &x_all, c),
+                    None => init_monitor.monitor_stress(&model, &tgt.x, c),
+                }
             });
-        }
-        let stats = EpochStats {
-            epoch,
-            loss: sums[0],
-            recon: sums[1],
-            kl: sums[2],
-            dp: sums[3],
-            scale: model.scale().double_value(&[]),
-            stress,
+            stop.record(epoch, value, || {
+                pass.start_state.take().unwrap_or_else(|| snapshot(&vs))
+            });
+            value
+        } else {
+            f64::NAN
         };
+        let stats = pass.stats(epoch, model.scale().double_value(&[]), monitor_stress);
         history.push(stats);
         let last = epoch == cfg.epochs || stop.exhausted(cfg.patience);
         let report = epoch % cfg.report_every.max(1) == 0 || epoch == 1 || last;
@@ -347,6 +266,215 @@ pub fn train(
         interrupted,
         validation: val,
     })
+}
+
+/// What every epoch of one fit shares.
+struct Run<'a> {
+    cfg: &'a Config,
+    model: &'a Dpvae,
+    vs: &'a nn::VarStore,
+    dp: DpContext<'a>,
+    /// Target and standardised coordinates of the training cells (validation cells removed).
+    tgt: &'a Target,
+    s_fit: &'a Tensor,
+    /// The full batch's target statistics, computed once (fused Gaussian term).
+    full_stats: Option<&'a TargetStats>,
+    full_rows: &'a [i64],
+    /// The all-pairs kernel's sums give the monitor stress of the training cells (see EpochStats).
+    stress_from_kernel: bool,
+    n: usize,
+    device: Device,
+}
+
+/// One epoch's training pass: the losses averaged over its batches, and on the fused full-batch
+/// path the monitor stress of the state the epoch started from (with that state when it is the best
+/// so far, taken before the step changed it).
+struct EpochPass {
+    /// Loss, reconstruction, KL and dp terms, weighted by batch size.
+    sums: [f64; 4],
+    start_stress: Option<f64>,
+    start_state: Option<Snapshot>,
+}
+
+impl EpochPass {
+    fn stats(&self, epoch: usize, scale: f64, monitor_stress: f64) -> EpochStats {
+        EpochStats {
+            epoch,
+            loss: self.sums[0],
+            recon: self.sums[1],
+            kl: self.sums[2],
+            dp: self.sums[3],
+            scale,
+            monitor_stress,
+        }
+    }
+}
+
+/// One batch's loss values (total, reconstruction, KL, dp) and, on the fused full-batch path, the
+/// monitor stress of the state before its step.
+struct BatchValues {
+    values: [f64; 4],
+    start_stress: Option<f64>,
+}
+
+impl Run<'_> {
+    /// The batches of one epoch (in a fresh random order with minibatches), each with one step.
+    fn epoch(
+        &self,
+        opt: &mut nn::Optimizer,
+        stop: &EarlyStopping,
+        epoch: usize,
+        dp_on: bool,
+    ) -> Result<EpochPass> {
+        let batches = epoch_batches(self.dp.full, self.full_rows, self.cfg.batch_size);
+        let edges = if dp_on {
+            edge_chunks(self.dp.pairs, self.dp.full, batches.len())
+        } else {
+            Vec::new()
+        };
+        let mut pass = EpochPass {
+            sums: [0.0; 4],
+            start_stress: None,
+            start_state: None,
+        };
+        for (b, rows) in batches.iter().enumerate() {
+            let batch = self.batch_step(opt, rows, edges.get(b), dp_on, epoch, |st| {
+                if stop.improves(st) {
+                    pass.start_state = Some(snapshot(self.vs));
+                }
+            })?;
+            if batch.start_stress.is_some() {
+                pass.start_stress = batch.start_stress;
+            }
+            let w = rows.len() as f64 / self.n as f64;
+            for (acc, v) in pass.sums.iter_mut().zip(batch.values) {
+                *acc += w * v;
+            }
+        }
+        Ok(pass)
+    }
+
+    /// Reconstruction, KL and (after warm-up) dp terms of one batch, then one Adam step.
+    /// `before_step` sees the kernel's monitor stress of the state before the step.
+    fn batch_step(
+        &self,
+        opt: &mut nn::Optimizer,
+        rows: &[i64],
+        edges: Option<&(Vec<i64>, Vec<i64>)>,
+        dp_on: bool,
+        epoch: usize,
+        mut before_step: impl FnMut(f64),
+    ) -> Result<BatchValues> {
+        let cfg = self.cfg;
+        let (tb, sb) = if self.dp.full {
+            (None, None)
+        } else {
+            let idx = Tensor::from_slice(rows).to_device(self.device);
+            (
+                Some(self.tgt.rows(&idx)),
+                Some(self.s_fit.index_select(0, &idx)),
+            )
+        };
+        let tb = tb.as_ref().unwrap_or(self.tgt);
+        let sb = sb.as_ref().unwrap_or(self.s_fit);
+        let r = reconstruction_step(self.model, tb, self.full_stats, cfg);
+        let kl = loss::kl_divergence(&r.mu, &r.logvar, cfg.n_genes);
+        let kl_v = kl.double_value(&[]);
+        let mut total = r.term * cfg.alpha + &kl * cfg.beta;
+        let mut total_v = cfg.alpha * r.value + cfg.beta * kl_v;
+        let mut dp_v = 0.0;
+        let mut start_stress = None;
+        if dp_on {
+            let c = self.model.scale();
+            let batch = Batch {
+                rows,
+                s: sb,
+                mu: &r.mu,
+                z: &r.z,
+                edges,
+            };
+            if let Some(term) = self.dp.term(self.model, &batch, &c)? {
+                if let (true, Some((sum_f, sum_s2))) = (self.stress_from_kernel, term.kernel_sums) {
+                    // Σ(d − c s)² = c² Σ(d/c − s)²: the normalised stress of all pairs
+                    let cv = c.double_value(&[]);
+                    let st = (sum_f / (cv * cv) / (sum_s2 + 1e-12)).sqrt();
+                    before_step(st);
+                    start_stress = Some(st);
+                }
+                // the fused path's term is a surrogate: its value is not the loss
+                dp_v = term.value.unwrap_or_else(|| term.term.double_value(&[]));
+                total += term.term * cfg.lambda;
+                total_v += cfg.lambda * dp_v;
+            }
+        }
+        if !total_v.is_finite() {
+            return Err(DpvaeError::Training(format!(
+                "the loss became {total_v} at epoch {epoch}; lower `lr` (now {}), check the expression \
+                 for extreme values, or lower `lambda`",
+                cfg.lr
+            )));
+        }
+        if cfg.grad_clip > 0.0 {
+            opt.backward_step_clip_norm(&total, cfg.grad_clip);
+        } else {
+            opt.backward_step(&total);
+        }
+        Ok(BatchValues {
+            values: [total_v, r.value, kl_v, dp_v],
+            start_stress,
+        })
+    }
+}
+
+/// The cells training steps on: validation cells removed, moved to `device`, the mask renumbered.
+struct TrainingCells {
+    /// The held-out cells (indices into all cells).
+    val: Vec<usize>,
+    tgt: Target,
+    s_fit: Tensor,
+    pairs_fit: PairSet,
+}
+
+fn training_cells(
+    target: &Target,
+    s: &Tensor,
+    pairs: &PairSet,
+    validation: f64,
+    device: Device,
+) -> Result<TrainingCells> {
+    let n_all = target.x.size()[0] as usize;
+    let (val, fit_rows) = split_validation(n_all, validation);
+    let fit_idx = Tensor::from_slice(&fit_rows.iter().map(|&v| v as i64).collect::<Vec<_>>());
+    let tgt = target.rows(&fit_idx);
+    let tgt = Target {
+        x: tgt.x.to_device(device),
+        counts: tgt.counts.map(|c| c.to_device(device)),
+        log_lib: tgt.log_lib.map(|l| l.to_device(device)),
+    };
+    let s_fit = s.index_select(0, &fit_idx).to_device(device);
+    let pairs_fit = pairs.subset(&fit_rows, n_all);
+    pairs_fit.validate(fit_rows.len())?;
+    Ok(TrainingCells {
+        val,
+        tgt,
+        s_fit,
+        pairs_fit,
+    })
+}
+
+/// Set the scale c where the dp term starts: the fixed `scale`, else the median latent/spatial distance
+/// ratio of the monitored training cells (within the bounds; 1 when it is not finite).
+fn start_scale(model: &Dpvae, scale: Option<f64>, monitor: &Monitor, x: &Tensor) {
+    let c = scale.unwrap_or_else(|| monitor.median_ratio(model, x));
+    let c = if c.is_finite() {
+        c.clamp(SCALE_MIN, SCALE_MAX)
+    } else {
+        1.0
+    };
+    tch::no_grad(|| {
+        let mut ls = model.log_scale.shallow_clone();
+        let _ = ls.fill_(c.ln());
+    });
 }
 
 /// Held-out cells that choose the epoch (a `validation` share, at least 3 on each side, else none) and

@@ -1,8 +1,11 @@
-//! Exact `k` nearest reference rows of each query row in a latent space (2–64-D), by a scan in
-//! parallel over query rows: at these dimensions a tree prunes little, and the scan needs no
-//! more memory than one distance row per thread. The cell → location map and the
-//! out-of-reference score are built from these neighbours.
-use ndarray::{Array2, ArrayView2};
+//! Exact `k` nearest reference rows of each query row in a latent space (2–64-D). At these
+//! dimensions a tree prunes little, so every pair is scored — but as matrix products: squared
+//! distances |q|² + |r|² − 2 q·r for a tile of query rows against a tile of reference rows at a
+//! time (one GEMM each), keeping each query's best candidates, whose distances are then computed
+//! directly so that the result is exact and its order does not depend on the tiling. Memory is one
+//! tile of products per thread. The cell → location map and the out-of-reference score are built
+//! from these neighbours.
+use ndarray::{Array2, ArrayView1, ArrayView2, Axis};
 use rayon::prelude::*;
 
 use crate::error::{DpvaeError, Result};
@@ -17,6 +20,13 @@ pub struct Neighbours {
 
 /// Query rows per block: between blocks the caller may check for an interrupt.
 pub const BLOCK: usize = 2048;
+/// Query rows per task (the blocks' parallel unit) and reference rows per product: a 256 × 4096
+/// tile of f64 products is 8 MB.
+const QUERY_TILE: usize = 256;
+const REFERENCE_TILE: usize = 4096;
+/// Candidates kept beyond `k` while scanning: the product form loses a few ulps to cancellation,
+/// the exact distances computed at the end settle the order among them.
+const SPARE: usize = 8;
 
 /// `k` nearest rows of `reference` for each row of `query`. With `exclude_self` the query *is*
 /// the reference (same row order) and each row's own index is skipped (leave-one-out).
@@ -36,9 +46,15 @@ pub fn nearest_rows(
         .num_threads(crate::threads::usable(threads))
         .build()
         .map_err(|e| DpvaeError::Numeric(format!("could not start a thread pool: {e}")))?;
-    let (nq, n_ref) = (query.nrows(), reference.nrows());
+    let nq = query.nrows();
     let reference = reference.as_standard_layout();
     let query = query.as_standard_layout();
+    let scan = Scan {
+        reference: reference.view(),
+        reference_sq: squared_norms(reference.view()),
+        k,
+        exclude_self,
+    };
     let mut index = Array2::<usize>::zeros((nq, k));
     let mut distance = Array2::<f64>::zeros((nq, k));
     for start in (0..nq).step_by(BLOCK) {
@@ -46,47 +62,98 @@ pub fn nearest_rows(
             return Err(DpvaeError::Interrupted);
         }
         let end = (start + BLOCK).min(nq);
-        let rows: Vec<(Vec<usize>, Vec<f64>)> = pool.install(|| {
+        let tiles: Vec<Vec<Vec<(f64, usize)>>> = pool.install(|| {
             (start..end)
+                .step_by(QUERY_TILE)
+                .collect::<Vec<_>>()
                 .into_par_iter()
-                .map_init(
-                    || Vec::with_capacity(n_ref),
-                    |d2: &mut Vec<(f64, usize)>, i| {
-                        let q = query.row(i);
-                        d2.clear();
-                        for (j, r) in reference.outer_iter().enumerate() {
-                            if exclude_self && i == j {
-                                continue;
-                            }
-                            let s: f64 =
-                                q.iter().zip(r.iter()).map(|(a, b)| (a - b) * (a - b)).sum();
-                            d2.push((s, j));
-                        }
-                        // ties broken by index so the result does not depend on thread timing
-                        let cmp = |a: &(f64, usize), b: &(f64, usize)| {
-                            a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
-                        };
-                        if d2.len() > k {
-                            d2.select_nth_unstable_by(k - 1, cmp);
-                            d2.truncate(k);
-                        }
-                        d2.sort_unstable_by(cmp);
-                        (
-                            d2.iter().map(|p| p.1).collect(),
-                            d2.iter().map(|p| p.0.sqrt()).collect(),
-                        )
-                    },
-                )
+                .map(|first| {
+                    let last = (first + QUERY_TILE).min(end);
+                    scan.tile(query.slice(ndarray::s![first..last, ..]), first)
+                })
                 .collect()
         });
-        for (offset, (idx, dist)) in rows.into_iter().enumerate() {
-            for r in 0..k {
-                index[[start + offset, r]] = idx[r];
-                distance[[start + offset, r]] = dist[r];
+        for (offset, best) in tiles.into_iter().flatten().enumerate() {
+            for (r, (d2, j)) in best.into_iter().enumerate() {
+                index[[start + offset, r]] = j;
+                distance[[start + offset, r]] = d2.sqrt();
             }
         }
     }
     Ok(Neighbours { index, distance })
+}
+
+fn squared_norms(m: ArrayView2<f64>) -> Vec<f64> {
+    m.outer_iter().map(|r| r.dot(&r)).collect()
+}
+
+fn squared_distance(a: ArrayView1<f64>, b: ArrayView1<f64>) -> f64 {
+    a.iter().zip(b.iter()).map(|(x, y)| (x - y) * (x - y)).sum()
+}
+
+/// Ties broken by index, so the result does not depend on thread timing or tiling.
+fn closer(a: &(f64, usize), b: &(f64, usize)) -> std::cmp::Ordering {
+    a.0.total_cmp(&b.0).then(a.1.cmp(&b.1))
+}
+
+/// Keeps the `keep` best of `v` (unordered).
+fn prune(v: &mut Vec<(f64, usize)>, keep: usize) {
+    if v.len() > keep {
+        v.select_nth_unstable_by(keep - 1, closer);
+        v.truncate(keep);
+    }
+}
+
+struct Scan<'a> {
+    reference: ArrayView2<'a, f64>,
+    reference_sq: Vec<f64>,
+    k: usize,
+    exclude_self: bool,
+}
+
+impl Scan<'_> {
+    /// The `k` nearest reference rows (squared distance, row) of each row of `q`, whose first row
+    /// is query row `first`, sorted.
+    fn tile(&self, q: ArrayView2<f64>, first: usize) -> Vec<Vec<(f64, usize)>> {
+        let keep = (self.k + SPARE).min(self.reference.nrows());
+        let q_sq = squared_norms(q);
+        let mut best: Vec<Vec<(f64, usize)>> = vec![Vec::with_capacity(2 * keep); q.nrows()];
+        // a candidate must beat the worst kept one; pruning to `keep` whenever the list doubles
+        let mut bound = vec![f64::INFINITY; q.nrows()];
+        for (t, r_tile) in self
+            .reference
+            .axis_chunks_iter(Axis(0), REFERENCE_TILE)
+            .enumerate()
+        {
+            let offset = t * REFERENCE_TILE;
+            let products = q.dot(&r_tile.t());
+            for (i, row) in products.outer_iter().enumerate() {
+                let list = &mut best[i];
+                for (jj, &p) in row.iter().enumerate() {
+                    let j = offset + jj;
+                    let d2 = (q_sq[i] + self.reference_sq[j] - 2.0 * p).max(0.0);
+                    if d2 <= bound[i] && !(self.exclude_self && first + i == j) {
+                        list.push((d2, j));
+                        if list.len() >= 2 * keep {
+                            prune(list, keep);
+                            bound[i] = list.iter().map(|c| c.0).fold(f64::MIN, f64::max);
+                        }
+                    }
+                }
+            }
+        }
+        best.into_iter()
+            .enumerate()
+            .map(|(i, mut list)| {
+                for c in list.iter_mut() {
+                    c.0 = squared_distance(q.row(i), self.reference.row(c.1));
+                }
+                prune(&mut list, self.k);
+                list.sort_unstable_by(closer);
+                list
+            })
+            .collect()
+    }
 }
 
 fn check_inputs(
@@ -166,6 +233,23 @@ mod tests {
             .rows()
             .into_iter()
             .all(|row| row.windows(2).into_iter().all(|w| w[0] <= w[1])));
+    }
+
+    #[test]
+    fn matches_brute_force_across_tiles_with_leave_one_out() {
+        // more reference rows than one product tile, more query rows than one query tile
+        let r = pseudo_random(REFERENCE_TILE + 45, 5, 4);
+        let q = pseudo_random(QUERY_TILE + 30, 5, 5);
+        let nb = nearest_rows(q.view(), r.view(), 12, false, 2, || true).unwrap();
+        let want = brute(&q, &r, 12, false);
+        for (i, w) in want.iter().enumerate() {
+            assert_eq!(nb.index.row(i).to_vec(), *w, "row {i}");
+        }
+        let nb = nearest_rows(r.view(), r.view(), 4, true, 2, || true).unwrap();
+        let want = brute(&r, &r, 4, true);
+        for (i, w) in want.iter().enumerate() {
+            assert_eq!(nb.index.row(i).to_vec(), *w, "row {i}");
+        }
     }
 
     #[test]

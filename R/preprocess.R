@@ -15,8 +15,7 @@ as_expression <- function(x, call = rlang_caller()) {
     dpvae_abort(c("The expression matrix needs gene names as row names.",
                   i = "Set {.code rownames(x) <- gene_names}."), call = call)
   }
-  vals <- if (is.matrix(x)) x else x@x
-  if (anyNA(vals) || any(!is.finite(vals))) {
+  if (!all_values(x, function(v) all(is.finite(v)))) {
     dpvae_abort(c("The expression matrix contains NA, NaN or Inf values.",
                   i = "Remove or impute them before fitting (e.g. {.code x[is.na(x)] <- 0})."), call = call)
   }
@@ -27,8 +26,20 @@ as_expression <- function(x, call = rlang_caller()) {
 }
 
 is_count_matrix <- function(x) {
+  all_values(x, function(v) all(v >= 0) && all(v == round(v)))
+}
+
+# TRUE if `test(values)` holds for every chunk of the stored values of x (a matrix or dgCMatrix): the
+# logical temporaries stay the size of a chunk, whatever the size of x.
+VALUE_CHUNK <- 2^22
+all_values <- function(x, test, chunk = VALUE_CHUNK) {
   v <- if (is.matrix(x)) x else x@x
-  all(v >= 0) && all(v == round(v))
+  n <- length(v)
+  if (n <= chunk) return(test(v))
+  for (start in seq(1, n, by = chunk)) {
+    if (!test(v[start:min(n, start + chunk - 1)])) return(FALSE)
+  }
+  TRUE
 }
 
 # Library-size normalisation + log1p; `rows`: only these genes of the result (library sizes use all genes).
@@ -50,6 +61,26 @@ row_mean_var <- function(x) {
   list(mean = m, var = pmax(ex2 - m^2, 0) * n / max(n - 1, 1))
 }
 
+# row_mean_var() of the normalised expression (lognormalise() when `lognorm`), accumulated over cell
+# blocks: no copy of all of x. One block (the usual case) computes exactly what row_mean_var() does.
+normalised_mean_var <- function(x, lognorm, target_sum) {
+  blocks <- cell_blocks(ncol(x), block_cells())
+  normalised <- function(cells) {
+    xb <- if (length(blocks) == 1L) x else x[, cells, drop = FALSE]
+    if (lognorm) lognormalise(xb, target_sum) else xb
+  }
+  if (length(blocks) == 1L) return(row_mean_var(normalised(blocks[[1]])))
+  sums <- sq <- numeric(nrow(x))
+  for (cells in blocks) {
+    y <- normalised(cells)
+    sums <- sums + Matrix::rowSums(y)
+    sq <- sq + Matrix::rowSums(y * y)
+  }
+  n <- ncol(x)
+  m <- sums / n
+  list(mean = m, var = pmax(sq / n - m^2, 0) * n / max(n - 1, 1))
+}
+
 #' @noRd
 fit_preprocess <- function(x, n_genes = 2000L, normalize = "auto", target_sum = 1e4, call = rlang_caller()) {
   normalize <- match.arg(normalize, c("auto", "lognorm", "none"))
@@ -59,8 +90,8 @@ fit_preprocess <- function(x, n_genes = 2000L, normalize = "auto", target_sum = 
     dpvae_abort(c("{.code normalize = \"lognorm\"} needs raw counts, but the matrix has negative or non-integer values.",
                   i = "Pass counts, or use {.code normalize = \"none\"} for already normalised data."), call = call)
   }
-  y <- if (lognorm) lognormalise(x, target_sum) else x
-  mv <- row_mean_var(y)
+  counts_given <- if (lognorm) TRUE else is_count_matrix(x)
+  mv <- normalised_mean_var(x, lognorm, target_sum)
   variable <- which(mv$var > 0)
   if (length(variable) < 2L) {
     dpvae_abort(c("Fewer than 2 genes vary across the training cells.",
@@ -69,15 +100,16 @@ fit_preprocess <- function(x, n_genes = 2000L, normalize = "auto", target_sum = 
   ord <- variable[order(-mv$var[variable], variable)]
   keep <- sort(ord[seq_len(min(as.integer(n_genes), length(ord)))])
   list(genes = rownames(x)[keep], lognorm = lognorm, target_sum = target_sum,
-       mean = unname(mv$mean[keep]), sd = unname(sqrt(mv$var[keep])), counts_given = is_count_matrix(x))
+       mean = unname(mv$mean[keep]), sd = unname(sqrt(mv$var[keep])), counts_given = counts_given)
 }
 
 # Whole numbers with a few negatives are counts with an error, not normalised values: with "auto" they would
 # silently skip log-normalisation.
 check_negative_counts <- function(x, call = rlang_caller()) {
+  if (all_values(x, function(v) all(v >= 0)) || !all_values(x, function(v) all(v == round(v)))) return(invisible())
   v <- if (is.matrix(x)) x else x@x
   negative <- sum(v < 0)
-  if (negative > 0 && all(v == round(v))) {
+  if (negative > 0) {
     dpvae_abort(c("The expression matrix holds whole numbers like counts, but {negative} of them {?is/are} negative.",
                   i = "Fix the counts, or say how to treat them: {.code normalize = \"none\"} uses the values as given."),
                 call = call)

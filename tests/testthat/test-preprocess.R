@@ -46,3 +46,18 @@ test_that("standardisation and the map's profiles work in cell blocks: the block
   # own scaling: every found gene has mean 0 and sd 1 over the cells
   expect_equal(unname(colMeans(own)), rep(0, ncol(own)), tolerance = 1e-10)
 })
+
+test_that("gene statistics accumulate over cell blocks and value checks run in chunks", {
+  whole <- dpvae:::fit_preprocess(mob$counts, n_genes = 80)
+  old <- options(dpvae.block_cells = 41)
+  on.exit(options(old))
+  blocked <- dpvae:::fit_preprocess(mob$counts, n_genes = 80)
+  expect_identical(blocked$genes, whole$genes)
+  expect_equal(blocked$mean, whole$mean, tolerance = 1e-12)
+  expect_equal(blocked$sd, whole$sd, tolerance = 1e-12)
+  v <- mob$counts
+  expect_true(dpvae:::all_values(v, function(x) all(x >= 0), chunk = 7))
+  v@x[length(v@x)] <- -1 # the last chunk
+  expect_false(dpvae:::all_values(v, function(x) all(x >= 0), chunk = 7))
+  expect_error(dpvae:::fit_preprocess(v), class = "dpvae_error_input")
+})

@@ -63,17 +63,34 @@ calibrate_radius <- function(loo) {
 }
 
 # kappa: the encoder's mean squared error over the map's, both per unit spread, on the held-out cells
-# (`held`: row indices of the training cells and the encoder's positions for them). NA with fewer than
-# MEAN_SHRINK_MIN_CELLS of them; kept within [1/4, 4] against the noise of a few dozen cells.
-encoder_error_ratio <- function(loo, held) {
-  if (is.null(loo) || is.null(held)) return(NA_real_)
-  at <- match(held$rows, loo$rows)
-  use <- which(!is.na(at) & loo$spread[at] > 0 & stats::complete.cases(held$coords))
+# (`held`: their row indices among the training cells and the encoder's positions for them). Like is
+# compared with like: the encoder never trained on these cells, and the map places them on the other
+# training cells only, so that less data (the cross-fit trains on 4/5 of the cells) costs both readouts.
+encoder_error_ratio <- function(held, profiles, coords, sections = NULL, call = rlang_caller()) {
+  if (is.null(held) || length(held$rows) < MEAN_SHRINK_MIN_CELLS) return(NA_real_)
+  error_ratio(map_held_out(profiles, coords, held$rows, sections, call = call), held$coords)
+}
+
+# The map of the training cells `rows` onto the other training cells: positions, spreads, true positions.
+map_held_out <- function(profiles, coords, rows, sections = NULL, call = rlang_caller()) {
+  q <- profiles[rows, , drop = FALSE]
+  r <- profiles[-rows, , drop = FALSE]
+  support <- transport_support(q, r, call = call)
+  eps <- MAP_EPSILON * typical_cost(q, r)
+  plan <- one_section(sinkhorn_map(support, nrow(q), nrow(r), eps), sections[-rows], support, eps)
+  moments <- plan_moments(plan, coords[-rows, , drop = FALSE])
+  list(coords = moments$coords, spread = map_spread(moments, moments$coords), truth = coords[rows, , drop = FALSE])
+}
+
+# Mean squared error per unit spread of the encoder's positions over the map's (`mapped`: map_held_out()
+# for the same cells). NA with fewer than MEAN_SHRINK_MIN_CELLS usable cells; kept within [1/4, 4] against
+# the noise of a few dozen cells.
+error_ratio <- function(mapped, encoder) {
+  use <- which(mapped$spread > 0 & stats::complete.cases(encoder))
   if (length(use) < MEAN_SHRINK_MIN_CELLS) return(NA_real_)
-  at <- at[use]
-  s2 <- loo$spread[at]^2
-  enc <- mean(rowSums((held$coords[use, , drop = FALSE] - loo$truth[at, , drop = FALSE])^2) / s2)
-  map <- mean(rowSums((loo$coords[at, , drop = FALSE] - loo$truth[at, , drop = FALSE])^2) / s2)
+  s2 <- mapped$spread[use]^2
+  enc <- mean(rowSums((encoder[use, , drop = FALSE] - mapped$truth[use, , drop = FALSE])^2) / s2)
+  map <- mean(rowSums((mapped$coords[use, , drop = FALSE] - mapped$truth[use, , drop = FALSE])^2) / s2)
   if (!(map > 0)) return(NA_real_)
   min(max(enc / map, 0.25), 4)
 }

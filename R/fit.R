@@ -281,7 +281,7 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
                                            epochs = res$epochs_run, device = device, init = init, frame_json = frame_json,
                                            progress = cross$callback, call = call))
   cross$done()
-  kappa <- encoder_error_ratio(loo, held)
+  kappa <- encoder_error_ratio(held, atlas$profiles, coords, settings$sections, call = call)
   dimnames(pred$coords) <- list(rownames(coords), colnames(coords))
   dimnames(pred$latent) <- list(rownames(coords), paste0("latent_", seq_len(ncol(pred$latent))))
   model <- structure(list(

@@ -45,7 +45,7 @@ for (set in sets) {
                       latmap = procrustes_distance(truth, latmap),
                       blend = procrustes_distance(truth[ok, ], (enc[ok, ] + pos[ok, ]) / 2),
                       auto = attr(auto, "dpvae_placement"), cover_map = cover(res), cover_encoder = cover(res_enc), cover_auto = cover(auto),
-                      radius_factor = fit$radius_factor, fit_seconds = fit$seconds, map_seconds = map_seconds)
+                      radius_factor = fit$radius_factor, radius_rms = fit$radius_rms, kappa = if (is.null(fit$encoder_error_ratio)) NA else fit$encoder_error_ratio, fit_seconds = fit$seconds, map_seconds = map_seconds)
     print(row, digits = 3, row.names = FALSE)
     exists <- file.exists(out)
     utils::write.table(row, out, sep = ",", row.names = FALSE, col.names = !exists, append = exists)

@@ -17,14 +17,30 @@ test_that("mean_shrink: equal readouts that never disagree keep the map's radius
   expect_equal(dpvae:::mean_shrink(model, mapped, apart), sqrt(0.75))
 })
 
-test_that("encoder_error_ratio compares the two readouts on the held-out rows only", {
+test_that("error_ratio compares the two readouts per unit spread", {
   truth <- cbind(x = 1:40, y = 0)
-  loo <- list(rows = 1:40, coords = truth + rep(c(1, 0), each = 40), spread = rep(2, 40), truth = truth)
-  held <- list(rows = seq(2, 40, by = 2), coords = truth[seq(2, 40, by = 2), ] + rep(c(0, 2), each = 20))
-  expect_equal(dpvae:::encoder_error_ratio(loo, held), 4)
-  # too few held-out cells to say: NA
-  expect_true(is.na(dpvae:::encoder_error_ratio(loo, list(rows = 1:5, coords = truth[1:5, ]))))
-  expect_true(is.na(dpvae:::encoder_error_ratio(loo, NULL)))
+  mapped <- list(coords = truth + rep(c(1, 0), each = 40), spread = rep(2, 40), truth = truth)
+  expect_equal(dpvae:::error_ratio(mapped, truth + rep(c(0, 2), each = 40)), 4)
+  expect_equal(dpvae:::error_ratio(mapped, truth + rep(c(0, 0.5), each = 40)), 0.25)
+  # too few usable cells to say: NA
+  few <- list(coords = mapped$coords[1:5, ], spread = rep(2, 5), truth = truth[1:5, ])
+  expect_true(is.na(dpvae:::error_ratio(few, truth[1:5, ])))
+  expect_true(is.na(dpvae:::encoder_error_ratio(NULL, NULL, NULL)))
+})
+
+test_that("map_held_out places held-out cells on the other cells only", {
+  spots <- synthetic_tissue("spots")
+  pp <- dpvae:::fit_preprocess(spots$counts)
+  atlas <- dpvae:::map_atlas(dpvae:::expression_source(spots$counts, pp))
+  rows <- seq(5, ncol(spots$counts), by = 5)
+  m <- dpvae:::map_held_out(atlas$profiles, spots$coords, rows)
+  expect_identical(dim(m$coords), c(length(rows), 2L))
+  expect_identical(m$truth, spots$coords[rows, ])
+  err <- sqrt(rowSums((m$coords - m$truth)^2))
+  # better than placing each cell at the centre of the tissue
+  centre <- sqrt(rowSums(sweep(m$truth, 2, colMeans(spots$coords))^2))
+  expect_lt(median(err), median(centre) / 2)
+  expect_true(all(m$spread > 0))
 })
 
 test_that("pairs_within keeps and renumbers pairs and group labels of the kept cells", {

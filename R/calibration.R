@@ -66,9 +66,13 @@ calibrate_radius <- function(loo) {
 # (`held`: their row indices among the training cells and the encoder's positions for them). Like is
 # compared with like: the encoder never trained on these cells, and the map places them on the other
 # training cells only, so that less data (the cross-fit trains on 4/5 of the cells) costs both readouts.
+HELD_OUT_CELLS <- 2000L
 encoder_error_ratio <- function(held, profiles, coords, sections = NULL, call = rlang_caller()) {
   if (is.null(held) || length(held$rows) < MEAN_SHRINK_MIN_CELLS) return(NA_real_)
-  error_ratio(map_held_out(profiles, coords, held$rows, sections, call = call), held$coords)
+  # at most HELD_OUT_CELLS of them (the map of each scans every other training cell)
+  use <- evenly_spaced(length(held$rows), min(length(held$rows), HELD_OUT_CELLS))
+  error_ratio(map_held_out(profiles, coords, held$rows[use], sections, call = call),
+              held$coords[use, , drop = FALSE])
 }
 
 # The map of the training cells `rows` onto the other training cells: positions, spreads, true positions.

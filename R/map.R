@@ -110,7 +110,7 @@ transport_support <- function(q, r, self = NULL, call = rlang_caller()) {
   i <- c(rep(seq_len(nrow(q)), kq), as.vector(b$index))
   j <- c(as.vector(a$index), rep(seq_len(nrow(r)), kr))
   cost <- c(as.vector(a$distance), as.vector(b$distance))^2 / 2
-  keep <- !duplicated(cbind(i, j))
+  keep <- !duplicated(i + (j - 1) * nrow(q)) # one number per pair (duplicated() on a matrix pastes strings)
   if (!is.null(self)) keep <- keep & (is.na(self[i]) | self[i] != j)
   list(i = i[keep], j = j[keep], cost = cost[keep])
 }

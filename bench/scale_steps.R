@@ -1,0 +1,37 @@
+# Peak memory and time of each step of dpvae_fit() on real data tiled to size (peak RSS reset between steps
+# through /proc/self/clear_refs), then predict() with uncertainty samples on every cell.
+# Usage: Rscript bench/scale_steps.R CELLS [SET] [N_GENES] [THREADS]   (repository root, ../shared beside it)
+suppressPackageStartupMessages({ library(dpvae); library(Matrix) })
+args <- commandArgs(TRUE)
+n <- as.integer(args[1])
+set <- if (length(args) > 1) args[2] else "giotto_visium_brain_dg"
+n_genes <- as.integer(if (length(args) > 2) args[3] else 500)
+threads <- as.integer(if (length(args) > 3) args[4] else 1)
+status <- function(field) as.numeric(sub("\\D+(\\d+).*", "\\1", grep(field, readLines("/proc/self/status"), value = TRUE))) / 1024
+step <- function(label, expr) {
+  gc(); writeLines("5", "/proc/self/clear_refs"); r0 <- status("VmRSS"); t0 <- proc.time()[[3]]
+  v <- force(expr)
+  cat(sprintf("| %s | %.1f | %.0f | %.0f |\n", label, proc.time()[[3]] - t0, status("VmHWM"), r0))
+  v
+}
+d <- file.path("../shared/data", set)
+X <- methods::as(Matrix::readMM(gzfile(file.path(d, "counts.mtx.gz"))), "CsparseMatrix")
+con <- gzfile(file.path(d, "features.tsv.gz")); rownames(X) <- readLines(con); close(con)
+obs <- utils::read.delim(gzfile(file.path(d, "obs.tsv.gz")), check.names = FALSE)
+S <- as.matrix(obs[, intersect(c("x", "y", "z"), names(obs))])
+keep <- stats::complete.cases(S); X <- X[, keep]; S <- S[keep, , drop = FALSE]
+# copies side by side, coordinates jittered by a tenth of the spot spacing
+reps <- ceiling(n / ncol(X)); width <- diff(range(S[, 1])) * 1.1
+spacing <- stats::median(diff(sort(unique(S[, 1]))))
+set.seed(1)
+X <- do.call(cbind, rep(list(X), reps))[, seq_len(n)]
+S <- do.call(rbind, lapply(seq_len(reps) - 1, function(r) sweep(S, 2, c(r * width, rep(0, ncol(S) - 1)), `+`)))[seq_len(n), , drop = FALSE]
+S <- S + stats::rnorm(length(S), sd = 0.1 * spacing)
+colnames(X) <- rownames(S) <- paste0("c", seq_len(n))
+cat(sprintf("%s tiled to %d cells x %d genes (%.0f M non-zeros, %.0f MB), %d thread(s)\n\n", set, n, nrow(X),
+            length(X@x) / 1e6, as.numeric(object.size(X)) / 2^20, threads))
+cat("| step | seconds | peak RSS (MB) | RSS before (MB) |\n|---|---|---|---|\n")
+fit <- step("dpvae_fit, 1 epoch (minibatch 1024)", dpvae_fit(X, S, n_genes = n_genes, epochs = 1, warmup = 1, seed = 1,
+                                              verbose = FALSE, num.threads = threads))
+cat(sprintf("| (of which training + calibration, fit$seconds) | %.1f | | |\n", fit$seconds))
+pred <- step("predict(n_samples = 10)", predict(fit, X, n_samples = 10, seed = 1, num.threads = threads))

@@ -52,11 +52,11 @@
 #'   single-cell sets of the benchmark the training stress keeps falling while
 #'   held-out cells get worse (osmFISH test error 0.70 without, 0.57 with), on
 #'   small sets the held-out cells are missed more than the signal helps
-#'   (`bench/RESULTS-accuracy.md`). Without validation cells, fits of 50 to
-#'   2000 cells run a second, shorter fit without every fifth cell to measure
-#'   the encoder's held-out error, which calibrates the uncertainty of the
-#'   mean placement (see [dpvae_reconstruct()]; about +50 % fit time, option
-#'   `dpvae.crossfit = FALSE` skips it).
+#'   (`bench/RESULTS-accuracy.md`). Without validation cells, fits of 200 to
+#'   2000 cells run a second fit without every tenth cell (at most as many
+#'   epochs) to measure the encoder's held-out error, which calibrates the
+#'   uncertainty of the mean placement (see [dpvae_reconstruct()]; up to +80 %
+#'   fit time for such small sets, option `dpvae.crossfit = FALSE` skips it).
 #' @param scale A fixed scale `c` instead of a learned one.
 #' @param lambda Weight of the distance-preserving term (0 = plain VAE). The
 #'   default, 10, was chosen on held-out cells of the shared benchmark sets
@@ -281,7 +281,7 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
                                            epochs = res$epochs_run, device = device, init = init, frame_json = frame_json,
                                            progress = cross$callback, call = call))
   cross$done()
-  kappa <- encoder_error_ratio(held, atlas$profiles, coords, settings$sections, call = call)
+  kappa <- encoder_error_ratio(loo, held)
   dimnames(pred$coords) <- list(rownames(coords), colnames(coords))
   dimnames(pred$latent) <- list(rownames(coords), paste0("latent_", seq_len(ncol(pred$latent))))
   model <- structure(list(

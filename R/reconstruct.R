@@ -87,7 +87,7 @@
 #'   cancels part of their errors; at least 20 cells, else the bound for
 #'   errors that never cancel): the encoder's held-out error is measured when
 #'   [dpvae_fit()] fits the model, on its validation cells or, below 2000
-#'   training cells, by a second fit without every fifth cell (option
+#'   training cells, by a second fit without every tenth cell (option
 #'   `dpvae.crossfit = FALSE` skips it; the readouts are then taken as equally
 #'   accurate). Models fitted inside `dpvae_reconstruct()` skip it (they never
 #'   use the mean).

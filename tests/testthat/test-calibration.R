@@ -25,22 +25,11 @@ test_that("error_ratio compares the two readouts per unit spread", {
   # too few usable cells to say: NA
   few <- list(coords = mapped$coords[1:5, ], spread = rep(2, 5), truth = truth[1:5, ])
   expect_true(is.na(dpvae:::error_ratio(few, truth[1:5, ])))
-  expect_true(is.na(dpvae:::encoder_error_ratio(NULL, NULL, NULL)))
-})
-
-test_that("map_held_out places held-out cells on the other cells only", {
-  spots <- synthetic_tissue("spots")
-  pp <- dpvae:::fit_preprocess(spots$counts)
-  atlas <- dpvae:::map_atlas(dpvae:::expression_source(spots$counts, pp))
-  rows <- seq(5, ncol(spots$counts), by = 5)
-  m <- dpvae:::map_held_out(atlas$profiles, spots$coords, rows)
-  expect_identical(dim(m$coords), c(length(rows), 2L))
-  expect_identical(m$truth, spots$coords[rows, ])
-  err <- sqrt(rowSums((m$coords - m$truth)^2))
-  # better than placing each cell at the centre of the tissue
-  centre <- sqrt(rowSums(sweep(m$truth, 2, colMeans(spots$coords))^2))
-  expect_lt(median(err), median(centre) / 2)
-  expect_true(all(m$spread > 0))
+  expect_true(is.na(dpvae:::encoder_error_ratio(NULL, NULL)))
+  # only the held-out rows among the calibration's rows count
+  loo <- list(rows = 1:40, coords = mapped$coords, spread = mapped$spread, truth = truth)
+  held <- list(rows = c(seq(2, 40, by = 2), 41:60), coords = rbind(truth[seq(2, 40, by = 2), ] + rep(c(0, 2), each = 20), matrix(1e6, 20, 2)))
+  expect_equal(dpvae:::encoder_error_ratio(loo, held), 4)
 })
 
 test_that("pairs_within keeps and renumbers pairs and group labels of the kept cells", {

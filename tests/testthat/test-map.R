@@ -176,10 +176,9 @@ test_that("held-out cells at the mean placement: radius follows the readouts' di
   fit <- dpvae_fit(spots$counts[, -test], spots$coords[-test, ], epochs = 200, seed = 3, verbose = FALSE,
                    num.threads = 1)
   expect_true(is.finite(fit$radius_rms) && fit$radius_rms > 0)
-  # below 2000 cells there are no validation cells: the cross-fit measured the encoder's held-out error
-  kappa <- fit$encoder_error_ratio
-  expect_true(is.finite(kappa) && kappa >= 0.25 && kappa <= 4)
-  correlated <- (1 + sqrt(kappa)) / 2
+  # 155 training cells: too few for the cross-fit (R/calibration.R), the readouts count as equally accurate
+  expect_true(is.na(fit$encoder_error_ratio))
+  correlated <- 1
   mean_res <- dpvae_reconstruct(spots$counts[, test], model = fit, placement = "mean", verbose = FALSE)
   # the map's radius around the same positions: factor x spread
   pos <- as.matrix(mean_res[, c("dpvae_x", "dpvae_y")])

@@ -11,6 +11,11 @@ block_cells <- function(call = rlang_caller()) {
   as.integer(size)
 }
 
+# Called between blocks: a block's temporaries are garbage, and a collection returns them before
+# the next block allocates its own. Left to itself R collects when the heap has grown by a share of its size:
+# with a large input, gigabytes of finished blocks.
+between_blocks <- function() invisible(gc(verbose = FALSE))
+
 # Consecutive index blocks covering 1..n.
 cell_blocks <- function(n, size) {
   if (n == 0L) return(list())
@@ -39,7 +44,10 @@ over_cell_blocks <- function(x, fun, ..., BPPARAM = NULL, call = rlang_caller())
   blocks <- cell_blocks(ncol(x), block_cells(call = call))
   if (length(blocks) == 1L) return(list(fun(x, 1L, ...))) # the usual case: no copy of x
   if (is.null(BPPARAM)) {
-    return(lapply(seq_along(blocks), function(b) fun(x[, blocks[[b]], drop = FALSE], b, ...)))
+    return(lapply(seq_along(blocks), function(b) {
+      if (b > 1L) between_blocks()
+      fun(x[, blocks[[b]], drop = FALSE], b, ...)
+    }))
   }
   parts <- lapply(seq_along(blocks), function(b) list(x = x[, blocks[[b]], drop = FALSE], b = b))
   BiocParallel::bplapply(parts, run_block, fun = fun, ..., BPPARAM = BPPARAM)

@@ -71,7 +71,7 @@ map_atlas <- function(source) {
     e <- eigen(crossprod(atlas_profiles(source$rows(rows))), symmetric = TRUE)
     rotation <- e$vectors[, seq_len(MAP_AXES), drop = FALSE]
   }
-  parts <- lapply(seq_len(source$blocks), function(b) onto_axes(atlas_profiles(source$fetch(b)), rotation))
+  parts <- lapply(seq_len(source$blocks), function(b) onto_axes(atlas_profiles(source$fetch(b)), rotation)) # fetch() collects between blocks
   profiles <- do.call(rbind, parts)
   rownames(profiles) <- source$names
   list(profiles = profiles, rotation = rotation)
@@ -90,8 +90,10 @@ onto_axes <- function(prof, rotation) if (is.null(rotation)) prof else prof %*% 
 # The query's profiles in the atlas's space, standardised with the query's own gene statistics.
 query_profiles <- function(model, x, call = rlang_caller()) {
   xs <- apply_preprocess(x, model$preprocess, scaling = "data", call = call)
-  prof <- do.call(rbind, lapply(cell_blocks(nrow(xs), block_cells()), function(rows) {
-    onto_axes(unit_profiles(xs[rows, , drop = FALSE]), model$atlas$rotation)
+  blocks <- cell_blocks(nrow(xs), block_cells())
+  prof <- do.call(rbind, lapply(seq_along(blocks), function(b) {
+    if (b > 1L) between_blocks()
+    onto_axes(unit_profiles(xs[blocks[[b]], , drop = FALSE]), model$atlas$rotation)
   }))
   rownames(prof) <- rownames(xs)
   # a cell with nothing measured on these genes has no profile, whatever standardising makes of it

@@ -37,6 +37,7 @@ all_values <- function(x, test, chunk = VALUE_CHUNK) {
   n <- length(v)
   if (n <= chunk) return(test(v))
   for (start in seq(1, n, by = chunk)) {
+    if (start > 1) between_blocks()
     if (!test(v[start:min(n, start + chunk - 1)])) return(FALSE)
   }
   TRUE
@@ -71,8 +72,9 @@ normalised_mean_var <- function(x, lognorm, target_sum) {
   }
   if (length(blocks) == 1L) return(row_mean_var(normalised(blocks[[1]])))
   sums <- sq <- numeric(nrow(x))
-  for (cells in blocks) {
-    y <- normalised(cells)
+  for (b in seq_along(blocks)) {
+    if (b > 1L) between_blocks()
+    y <- normalised(blocks[[b]])
     sums <- sums + Matrix::rowSums(y)
     sq <- sq + Matrix::rowSums(y * y)
   }
@@ -165,7 +167,10 @@ transform_expression <- function(x, pp, scaling = "model") {
   sds <- ifelse(pp$sd > 0, pp$sd, 1)
   out <- matrix(0, ncol(x), length(pp$genes), dimnames = list(colnames(x), pp$genes))
   if (!length(found)) return(out)
-  for (cells in cell_blocks(ncol(x), block_cells())) {
+  blocks <- cell_blocks(ncol(x), block_cells())
+  for (b in seq_along(blocks)) {
+    if (b > 1L) between_blocks()
+    cells <- blocks[[b]]
     y <- selected_genes(x[, cells, drop = FALSE], pp, idx[found])
     out[cells, found] <- (y - rep(pp$mean[found], each = length(cells))) / rep(sds[found], each = length(cells))
   }
@@ -196,7 +201,10 @@ expression_source <- function(x, pp) {
   cells <- function(i) if (length(i) == ncol(x) && identical(i, seq_len(ncol(x)))) x else x[, i, drop = FALSE]
   list(n = as.numeric(ncol(x)), genes = as.numeric(length(pp$genes)), blocks = as.numeric(length(blocks)),
        names = colnames(x),
-       fetch = function(b) transform_expression(cells(blocks[[b]]), pp),
+       fetch = function(b) {
+         if (b > 1L) between_blocks()
+         transform_expression(cells(blocks[[b]]), pp)
+       },
        rows = function(i) transform_expression(cells(i), pp),
        subset = function(keep) expression_source(cells(keep), pp))
 }

@@ -5,6 +5,7 @@ pub mod bindings;
 pub mod blas;
 pub mod error;
 pub mod geometry;
+pub mod memory;
 pub mod metrics;
 pub mod rng;
 pub mod threads;

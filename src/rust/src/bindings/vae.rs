@@ -214,6 +214,8 @@ fn fit_impl(
                 )?
             }
         };
+        drop(inputs);
+        crate::memory::release_free_memory();
         fit_list(&cfg, &out)
     })
 }

@@ -52,11 +52,9 @@
 #'   single-cell sets of the benchmark the training stress keeps falling while
 #'   held-out cells get worse (osmFISH test error 0.70 without, 0.57 with), on
 #'   small sets the held-out cells are missed more than the signal helps
-#'   (`bench/RESULTS-accuracy.md`). Without validation cells, fits of 200 to
-#'   2000 cells run a second fit without every tenth cell (at most as many
-#'   epochs) to measure the encoder's held-out error, which calibrates the
-#'   uncertainty of the mean placement (see [dpvae_reconstruct()]; up to +80 %
-#'   fit time for such small sets, option `dpvae.crossfit = FALSE` skips it).
+#'   (`bench/RESULTS-accuracy.md`). The validation cells also measure the
+#'   encoder's held-out error, which sizes the uncertainty of the mean
+#'   placement (see [dpvae_reconstruct()]).
 #' @param scale A fixed scale `c` instead of a learned one.
 #' @param lambda Weight of the distance-preserving term (0 = plain VAE). The
 #'   default, 10, was chosen on held-out cells of the shared benchmark sets
@@ -276,12 +274,7 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
   atlas <- map_atlas(data$x)
   loo <- loo_map(atlas$profiles, coords, sections = settings$sections, call = call)
   calibration <- calibrate_radius(loo)
-  cross <- progress_reporter("Calibrating the uncertainty (cross-fit)", res$epochs_run, verbose)
-  held <- held_out_encoder(res, pred, list(data = data, coords = coords, pairs = pairs, settings = settings,
-                                           epochs = res$epochs_run, device = device, init = init, frame_json = frame_json,
-                                           progress = cross$callback, call = call))
-  cross$done()
-  kappa <- encoder_error_ratio(loo, held)
+  kappa <- encoder_error_ratio(loo, held_out_encoder(res, pred))
   dimnames(pred$coords) <- list(rownames(coords), colnames(coords))
   dimnames(pred$latent) <- list(rownames(coords), paste0("latent_", seq_len(ncol(pred$latent))))
   model <- structure(list(

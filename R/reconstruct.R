@@ -85,12 +85,10 @@
 #'   more cells of the training data set) the radius follows from both
 #'   readouts' errors and how much they disagree over the data set (averaging
 #'   cancels part of their errors; at least 20 cells, else the bound for
-#'   errors that never cancel): the encoder's held-out error is measured when
-#'   [dpvae_fit()] fits the model, on its validation cells or, below 2000
-#'   training cells, by a second fit without every tenth cell (option
-#'   `dpvae.crossfit = FALSE` skips it; the readouts are then taken as equally
-#'   accurate). Models fitted inside `dpvae_reconstruct()` skip it (they never
-#'   use the mean).
+#'   errors that never cancel). The encoder's held-out error relative to the
+#'   map's is measured when [dpvae_fit()] fits the model, on its validation
+#'   cells (above 2000 training cells by default); without them the two
+#'   readouts are taken as equally accurate.
 #'   On held-out cells of the 16 shared benchmark sets the 90 % regions hold
 #'   the stated share of true positions (`bench/RESULTS-scrna.md`). For cells
 #'   of another platform the calibration is not checked (no ground truth).
@@ -198,9 +196,6 @@ reconstruct_cells <- function(x, coords, reference, model, device, verbose, ...,
     dpvae_abort("Give either {.arg reference} or {.arg model}, not both.", call = call)
   }
   if (is.null(model)) {
-    # the cross-fit calibrates the mean placement (R/calibration.R), which a fit inside this call never uses
-    crossfit <- options(dpvae.crossfit = FALSE)
-    on.exit(options(crossfit), add = TRUE)
     if (is.null(reference)) {
       if (is.null(coords)) {
         dpvae_abort(c("No coordinates to train on.",

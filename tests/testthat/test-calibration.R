@@ -32,24 +32,13 @@ test_that("error_ratio compares the two readouts per unit spread", {
   expect_equal(dpvae:::encoder_error_ratio(loo, held), 4)
 })
 
-test_that("pairs_within keeps and renumbers pairs and group labels of the kept cells", {
-  pairs <- cbind(c(1L, 2L, 4L, 5L), c(2L, 3L, 5L, 1L))
-  out <- dpvae:::pairs_within(pairs, c(1L, 2L, 4L, 5L)) # cell 3 dropped
-  expect_equal(out, cbind(c(1L, 3L, 4L), c(2L, 4L, 1L)))
-  expect_equal(dpvae:::pairs_within(c(3L, 3L, 1L, 2L), c(1L, 2L, 4L)), c(2L, 2L, 1L))
-  expect_null(dpvae:::pairs_within(NULL, 1:3))
-  expect_identical(dpvae:::pairs_within('{"knn":6}', 1:3), '{"knn":6}') # rebuilt on the kept cells
-})
-
-test_that("the cross-fit runs with a kNN mask and with sections, and the option turns it off", {
+test_that("kappa comes from the validation cells; without them the readouts count as equally accurate", {
   spots <- synthetic_tissue("spots")
-  fit <- dpvae_fit(spots$counts, spots$coords, mask = "knn", epochs = 60, seed = 1, verbose = FALSE, num.threads = 1)
-  expect_true(is.finite(fit$encoder_error_ratio))
-  halves <- ifelse(spots$coords[, 1] < stats::median(spots$coords[, 1]), "a", "b")
-  fit <- dpvae_fit(spots$counts, spots$coords, mask = halves, epochs = 60, seed = 1, verbose = FALSE, num.threads = 1)
-  expect_true(is.finite(fit$encoder_error_ratio))
-  withr_options <- options(dpvae.crossfit = FALSE)
-  on.exit(options(withr_options))
+  fit <- dpvae_fit(spots$counts, spots$coords, validation = 0.2, epochs = 60, seed = 1, verbose = FALSE,
+                   num.threads = 1)
+  expect_length(fit$validation_cells, 45L)
+  expect_true(is.finite(fit$encoder_error_ratio) && fit$encoder_error_ratio >= 0.25 && fit$encoder_error_ratio <= 4)
   fit <- dpvae_fit(spots$counts, spots$coords, epochs = 60, seed = 1, verbose = FALSE, num.threads = 1)
+  expect_length(fit$validation_cells, 0L)
   expect_true(is.na(fit$encoder_error_ratio))
 })

@@ -136,8 +136,6 @@ test_that("a kNN mask leaves distances across a gap unconstrained (held-out cell
   held <- sort(sample(nrow(co), 45))
   train <- setdiff(seq_len(nrow(co)), held)
   gap <- function(p) stats::median(p[right[held], 1]) - stats::median(p[!right[held], 1])
-  withr_options <- options(dpvae.crossfit = FALSE)
-  on.exit(options(withr_options))
   args <- list(spots$counts[, train], co[train, ], epochs = 150, warmup = 20, patience = 0, seed = 1,
                verbose = FALSE, num.threads = 1)
   all <- do.call(dpvae_fit, args)

@@ -176,7 +176,7 @@ test_that("held-out cells at the mean placement: radius follows the readouts' di
   fit <- dpvae_fit(spots$counts[, -test], spots$coords[-test, ], epochs = 200, seed = 3, verbose = FALSE,
                    num.threads = 1)
   expect_true(is.finite(fit$radius_rms) && fit$radius_rms > 0)
-  # 155 training cells: too few for the cross-fit (R/calibration.R), the readouts count as equally accurate
+  # no validation cells (155 training cells): the readouts count as equally accurate (R/calibration.R)
   expect_true(is.na(fit$encoder_error_ratio))
   correlated <- 1
   mean_res <- dpvae_reconstruct(spots$counts[, test], model = fit, placement = "mean", verbose = FALSE)

@@ -1,27 +1,50 @@
-# Memory and time of a minibatch fit at 10k / 33k / 100k cells (real starmap_3d data; 100k by tiling
-# the real section three times side by side). One size per process, so VmHWM is that fit's peak RSS.
-# Usage: Rscript bench/scale.R CELLS [EPOCHS] [THREADS]   (from the repository root, ../shared beside it)
+# Memory and time of a fit (and prediction) at 10k / 100k / 1M cells on real data tiled to size: copies of
+# the section side by side, each copy's coordinates jittered. One size per process, so VmHWM is that run's
+# peak RSS.
+# Usage: Rscript bench/scale.R CELLS [EPOCHS] [THREADS] [SET] [N_GENES] [PREDICT]
+#   SET: starmap_3d (default; 28 genes, 3-D) or another shared set, e.g. giotto_visium_brain_dg (634 genes)
+#   PREDICT: 1 = also dpvae_reconstruct(model =) on every cell (positions, map, uncertainty)
+# (from the repository root, ../shared beside it)
 suppressPackageStartupMessages(library(dpvae))
 args <- commandArgs(trailingOnly = TRUE)
 n <- as.integer(args[1]); epochs <- as.integer(if (length(args) > 1) args[2] else 5)
 threads <- as.integer(if (length(args) > 2) args[3] else 2)
-d <- "../shared/data/starmap_3d"
+set <- if (length(args) > 3) args[4] else "starmap_3d"
+n_genes <- as.integer(if (length(args) > 4) args[5] else 2000)
+do_predict <- length(args) > 5 && args[6] == "1"
+hwm <- function() as.numeric(sub("\\D+(\\d+).*", "\\1", grep("VmHWM", readLines("/proc/self/status"), value = TRUE))) / 1024
+d <- file.path("../shared/data", set)
 X <- methods::as(Matrix::readMM(gzfile(file.path(d, "counts.mtx.gz"))), "CsparseMatrix")
 rownames(X) <- readLines(gzfile(file.path(d, "features.tsv.gz")))
 obs <- utils::read.delim(gzfile(file.path(d, "obs.tsv.gz")), check.names = FALSE)
 colnames(X) <- obs$cell
-S <- as.matrix(obs[, c("x", "y", "z")]); rownames(S) <- obs$cell
+S <- as.matrix(obs[, intersect(c("x", "y", "z"), names(obs))]); rownames(S) <- obs$cell
+keep <- stats::complete.cases(S)
+X <- X[, keep]; S <- S[keep, , drop = FALSE]
 reps <- ceiling(n / ncol(X))
 if (reps > 1) {
   width <- diff(range(S[, 1])) * 1.1
+  spacing <- stats::median(diff(sort(unique(S[, 1])))) # jitter well below the spot/cell spacing
+  set.seed(1)
   X <- do.call(cbind, rep(list(X), reps))
-  S <- do.call(rbind, lapply(seq_len(reps) - 1, function(r) sweep(S, 2, c(r * width, 0, 0), `+`)))
+  S <- do.call(rbind, lapply(seq_len(reps) - 1, function(r) sweep(S, 2, c(r * width, rep(0, ncol(S) - 1)), `+`)))
+  S <- S + stats::rnorm(length(S), sd = 0.1 * spacing)
   colnames(X) <- rownames(S) <- paste0("c", seq_len(ncol(X)))
 }
-X <- X[, seq_len(n)]; S <- S[seq_len(n), ]
-rss0 <- as.numeric(sub("\\D+(\\d+).*", "\\1", grep("VmHWM", readLines("/proc/self/status"), value = TRUE))) / 1024
-fit <- dpvae_fit(X, S, epochs = epochs, warmup = 1, patience = 0, seed = 1, verbose = FALSE, num.threads = threads)
-hwm <- as.numeric(sub("\\D+(\\d+).*", "\\1", grep("VmHWM", readLines("/proc/self/status"), value = TRUE))) / 1024
-cat(sprintf("cells %d genes %d batch %d epochs %d: %.3f s/epoch, peak RSS %.0f MB (%.0f MB before the fit), train Procrustes %.3f\n",
-            n, nrow(X), fit$config$batch_size, fit$epochs_run, fit$seconds / fit$epochs_run, hwm, rss0,
-            procrustes_distance(S, fit$fitted_coords)))
+X <- X[, seq_len(n)]; S <- S[seq_len(n), , drop = FALSE]
+gc()
+rss0 <- hwm()
+t0 <- proc.time()[["elapsed"]]
+fit <- dpvae_fit(X, S, n_genes = n_genes, epochs = epochs, warmup = 1, patience = 0, seed = 1, verbose = FALSE,
+                 num.threads = threads)
+fit_wall <- proc.time()[["elapsed"]] - t0
+rss_fit <- hwm()
+cat(sprintf("%s: cells %d genes %d (input nnz %.0f M, %.0f MB) batch %d epochs %d: %.3f s/epoch, fit call %.0f s, peak RSS %.0f MB (%.0f MB before the fit)\n",
+            set, n, length(fit$preprocess$genes), length(X@x) / 1e6, (length(X@x) * 12 + length(X@p) * 4) / 2^20,
+            fit$config$batch_size, fit$epochs_run, fit$seconds / fit$epochs_run, fit_wall, rss_fit, rss0))
+if (do_predict) {
+  t0 <- proc.time()[["elapsed"]]
+  res <- dpvae_reconstruct(X, model = fit, verbose = FALSE)
+  cat(sprintf("  dpvae_reconstruct(model =) on all %d cells (%s): %.0f s, peak RSS %.0f MB, NA positions %d\n",
+              n, attr(res, "dpvae_placement"), proc.time()[["elapsed"]] - t0, hwm(), sum(is.na(res[, 1]))))
+}

@@ -20,11 +20,21 @@ con <- gzfile(file.path(d, "features.tsv.gz")); rownames(X) <- readLines(con); c
 obs <- utils::read.delim(gzfile(file.path(d, "obs.tsv.gz")), check.names = FALSE)
 S <- as.matrix(obs[, intersect(c("x", "y", "z"), names(obs))])
 keep <- stats::complete.cases(S); X <- X[, keep]; S <- S[keep, , drop = FALSE]
+# `reps` copies of a dgCMatrix's columns side by side, the first n columns, built from its slots
+# (do.call(cbind, ...) of a thousand copies folds pairwise: quadratic time).
+tile_columns <- function(X, reps, n) {
+  per <- diff(X@p)
+  counts <- rep(per, reps)[seq_len(n)]
+  nnz <- sum(counts)
+  methods::new("dgCMatrix", Dim = c(nrow(X), as.integer(n)), Dimnames = list(rownames(X), NULL),
+               p = c(0L, as.integer(cumsum(counts))), i = rep(X@i, reps)[seq_len(nnz)],
+               x = rep(X@x, reps)[seq_len(nnz)])
+}
 # copies side by side, coordinates jittered by a tenth of the spot spacing
 reps <- ceiling(n / ncol(X)); width <- diff(range(S[, 1])) * 1.1
 spacing <- stats::median(diff(sort(unique(S[, 1]))))
 set.seed(1)
-X <- do.call(cbind, rep(list(X), reps))[, seq_len(n)]
+X <- tile_columns(X, reps, n)
 S <- do.call(rbind, lapply(seq_len(reps) - 1, function(r) sweep(S, 2, c(r * width, rep(0, ncol(S) - 1)), `+`)))[seq_len(n), , drop = FALSE]
 S <- S + stats::rnorm(length(S), sd = 0.1 * spacing)
 colnames(X) <- rownames(S) <- paste0("c", seq_len(n))

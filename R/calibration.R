@@ -41,7 +41,7 @@ mean_shrink <- function(model, mapped, encoder) {
 CALIBRATION_CELLS <- 5000L
 loo_map <- function(profiles, coords, sections = NULL, call = rlang_caller()) {
   n <- nrow(profiles)
-  rows <- if (n > CALIBRATION_CELLS) unique(round(seq(1, n, length.out = CALIBRATION_CELLS))) else seq_len(n)
+  rows <- evenly_spaced(n, min(n, CALIBRATION_CELLS))
   if (length(rows) < 3L) return(NULL)
   p <- profiles[rows, , drop = FALSE]
   truth <- coords[rows, , drop = FALSE]
@@ -76,8 +76,8 @@ encoder_error_ratio <- function(loo, held) {
 }
 
 # Mean squared error per unit spread of the encoder's positions over the map's (`mapped`: the map's
-# positions, spreads and true positions of the same cells). NA with fewer than MEAN_SHRINK_MIN_CELLS usable cells; kept within [1/4, 4] against
-# the noise of a few dozen cells.
+# positions, spreads and true positions of the same cells). NA with fewer than MEAN_SHRINK_MIN_CELLS usable
+# cells; kept within [1/4, 4] against the noise of a few dozen cells.
 error_ratio <- function(mapped, encoder) {
   use <- which(mapped$spread > 0 & stats::complete.cases(encoder))
   if (length(use) < MEAN_SHRINK_MIN_CELLS) return(NA_real_)

@@ -67,7 +67,7 @@ map_atlas <- function(source) {
   rotation <- NULL
   if (source$genes > MAP_AXES) {
     # uncentred axes of (up to 5000) profiles: they keep dot products, not variances
-    rows <- if (source$n > 5000L) round(seq(1, source$n, length.out = 5000L)) else seq_len(source$n)
+    rows <- evenly_spaced(source$n, min(source$n, 5000L))
     e <- eigen(crossprod(atlas_profiles(source$rows(rows))), symmetric = TRUE)
     rotation <- e$vectors[, seq_len(MAP_AXES), drop = FALSE]
   }

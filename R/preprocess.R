@@ -86,13 +86,13 @@ normalised_mean_var <- function(x, lognorm, target_sum) {
 #' @noRd
 fit_preprocess <- function(x, n_genes = 2000L, normalize = "auto", target_sum = 1e4, call = rlang_caller()) {
   normalize <- match.arg(normalize, c("auto", "lognorm", "none"))
-  if (normalize == "auto") check_negative_counts(x, call = call)
-  lognorm <- switch(normalize, auto = is_count_matrix(x), lognorm = TRUE, none = FALSE)
-  if (lognorm && !is_count_matrix(x)) {
+  counts_given <- is_count_matrix(x) # one pass over the values, used three times below
+  if (normalize == "auto" && !counts_given) check_negative_counts(x, call = call)
+  lognorm <- switch(normalize, auto = counts_given, lognorm = TRUE, none = FALSE)
+  if (lognorm && !counts_given) {
     dpvae_abort(c("{.code normalize = \"lognorm\"} needs raw counts, but the matrix has negative or non-integer values.",
                   i = "Pass counts, or use {.code normalize = \"none\"} for already normalised data."), call = call)
   }
-  counts_given <- if (lognorm) TRUE else is_count_matrix(x)
   mv <- normalised_mean_var(x, lognorm, target_sum)
   variable <- which(mv$var > 0)
   if (length(variable) < 2L) {
@@ -195,7 +195,7 @@ own_gene_stats <- function(x, pp, idx, found) {
 
 # The standardised training expression for Rust, delivered block by block (Rust reads it through `fetch`,
 # `expression_tensor()` in bindings/vae.rs), so only one block is ever dense in f64. `rows(i)` gives any
-# cells (the map's axes, the cross-fit's held-out cells); `subset(keep)` is the source of some cells.
+# cells (the map's axes).
 expression_source <- function(x, pp) {
   blocks <- cell_blocks(ncol(x), block_cells())
   cells <- function(i) if (length(i) == ncol(x) && identical(i, seq_len(ncol(x)))) x else x[, i, drop = FALSE]
@@ -205,6 +205,5 @@ expression_source <- function(x, pp) {
          if (b > 1L) between_blocks()
          transform_expression(cells(blocks[[b]]), pp)
        },
-       rows = function(i) transform_expression(cells(i), pp),
-       subset = function(keep) expression_source(cells(keep), pp))
+       rows = function(i) transform_expression(cells(i), pp))
 }

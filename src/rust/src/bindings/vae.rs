@@ -9,7 +9,7 @@ use super::interrupt::interrupted;
 use crate::error::{DpvaeError, Result};
 use crate::vae::config::Config;
 use crate::vae::fit::{
-    fill_rows, finetune, fit, parse_device, predict, to_tensor, FitOutput, Inputs, Prediction,
+    fill_rows, finetune, fit, parse_device, predict, FitOutput, Inputs, Prediction,
 };
 use crate::vae::frame::Frame;
 use crate::vae::model::{SCALE_MAX, SCALE_MIN};
@@ -78,15 +78,10 @@ fn pair_set(mask: &Robj, coords: ArrayView2<f64>, cfg: &Config) -> Result<PairSe
     }
 }
 
-/// The training expression as an f32 tensor: from a numeric matrix, or from R's block source (a list
-/// with `n` cells, `genes`, `blocks` and `fetch(b)`, block b's cells × genes matrix), so that only
-/// one block of it is ever held in f64 (R/fit.R, `expression_source()`).
+/// The training expression as an f32 tensor, from R's block source (a list with `n` cells, `genes`,
+/// `blocks` and `fetch(b)`, block b's cells × genes matrix), so that only one block of it is ever
+/// held in f64 (R/preprocess.R, `expression_source()`).
 fn expression_tensor(x: &Robj) -> Result<Tensor> {
-    if x.is_matrix() {
-        let m = RMatrix::<f64>::try_from(x.clone())
-            .map_err(|_| DpvaeError::Input("the expression must be a numeric matrix".into()))?;
-        return Ok(to_tensor(matrix_view(&m)?));
-    }
     let bad = || {
         DpvaeError::Input("the expression source must be a list(n, genes, blocks, fetch)".into())
     };

@@ -141,36 +141,10 @@ pub fn train(
     let use_dp = cfg.lambda > 0.0;
     let full = cfg.batch_size == 0 || cfg.batch_size >= n;
 
-    // Scale initialisation always looks at training cells; the stopping rule at validation cells.
-    let init_monitor = Monitor::new(
-        monitored(cfg.monitor_cells, (0..n as i64).collect()),
-        &s_fit,
-        &pairs_fit,
-        n,
-        device,
-    );
+    let (init_monitor, stop_monitor) = monitors(cfg, &s_fit, &pairs_fit, s, pairs, &val, device);
     let x_all = target.x.to_device(device);
-    let s_all = s.to_device(device);
-    let stop_monitor = (!val.is_empty()).then(|| {
-        Monitor::new(
-            monitored(cfg.monitor_cells, val.iter().map(|&v| v as i64).collect()),
-            &s_all,
-            pairs,
-            n_all,
-            device,
-        )
-    });
-    // The fused CPU kernel replaces pdist for the all-pairs term (and the all-pairs stress).
     let sdim = s.size()[1] as usize;
-    let use_kernel = use_dp
-        && device == Device::Cpu
-        && matches!(pairs_fit, PairSet::All)
-        && dpkernel::supported(cfg.latent_dim, sdim);
-    let s_fit_vec: Vec<f32> = if use_kernel {
-        Vec::try_from(s_fit.to_kind(Kind::Float).contiguous().flatten(0, -1))?
-    } else {
-        Vec::new()
-    };
+    let (use_kernel, s_fit_vec) = kernel_inputs(cfg, use_dp, device, &pairs_fit, &s_fit)?;
     let full_rows: Vec<i64> = (0..n as i64).collect();
     // Full-batch spatial distances are fixed: computed once (pdist path).
     let full_ds = (full && use_dp && !use_kernel)
@@ -498,6 +472,59 @@ fn split_validation(n_all: usize, validation: f64) -> (Vec<usize>, Vec<usize>) {
     val.sort_unstable();
     fit_rows.sort_unstable();
     (val, fit_rows)
+}
+
+/// The stress monitors: of (a subset of) the training cells, which also sets the starting scale, and
+/// of the validation cells if there are any, which then decides early stopping. The subsets are drawn
+/// in this order (a seed reproduces a fit).
+fn monitors(
+    cfg: &Config,
+    s_fit: &Tensor,
+    pairs_fit: &PairSet,
+    s: &Tensor,
+    pairs: &PairSet,
+    val: &[usize],
+    device: Device,
+) -> (Monitor, Option<Monitor>) {
+    let n = s_fit.size()[0] as usize;
+    let init = Monitor::new(
+        monitored(cfg.monitor_cells, (0..n as i64).collect()),
+        s_fit,
+        pairs_fit,
+        n,
+        device,
+    );
+    let stop = (!val.is_empty()).then(|| {
+        Monitor::new(
+            monitored(cfg.monitor_cells, val.iter().map(|&v| v as i64).collect()),
+            &s.to_device(device),
+            pairs,
+            s.size()[0] as usize,
+            device,
+        )
+    });
+    (init, stop)
+}
+
+/// Whether the fused CPU kernel replaces pdist for the all-pairs term (and the all-pairs stress), and
+/// the training coordinates as the flat f32 vector it reads (empty when it is not used).
+fn kernel_inputs(
+    cfg: &Config,
+    use_dp: bool,
+    device: Device,
+    pairs_fit: &PairSet,
+    s_fit: &Tensor,
+) -> Result<(bool, Vec<f32>)> {
+    let use_kernel = use_dp
+        && device == Device::Cpu
+        && matches!(pairs_fit, PairSet::All)
+        && dpkernel::supported(cfg.latent_dim, s_fit.size()[1] as usize);
+    let s_fit_vec = if use_kernel {
+        Vec::try_from(s_fit.to_kind(Kind::Float).contiguous().flatten(0, -1))?
+    } else {
+        Vec::new()
+    };
+    Ok((use_kernel, s_fit_vec))
 }
 
 /// At most `cap` of `rows` (a random subset, sorted) for a stress monitor.

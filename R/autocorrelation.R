@@ -118,7 +118,7 @@ spatial_autocorrelation <- function(x, coords = NULL, k = 5, weights = NULL, sty
 
 autocorrelation_verb <- function(stats, x, coords, k, weights, style, randomisation, alternative, n_perm,
                                  seed, p.adjust.method, features, assay, layer, assay.type, name,
-                                 num.threads, BPPARAM = NULL, call = rlang_caller()) {
+                                 num.threads, BPPARAM = NULL, call = rlang::caller_call()) {
   check_bpparam(BPPARAM, call = call)
   if (!is.null(style) && !(is.character(style) && length(style) == 1L && style %in% c("B", "W"))) {
     dpvae_abort("{.arg style} must be {.val B} (binary) or {.val W} (row-standardised), not {.val {format(style)}}.",
@@ -204,7 +204,7 @@ autocorrelation_verb <- function(stats, x, coords, k, weights, style, randomisat
 }
 
 # User spatial weights -> 0-based CSR arrays (p, j, x) of an n x n matrix, explicit zeros dropped.
-weights_csr <- function(weights, n, call = rlang_caller()) {
+weights_csr <- function(weights, n, call = rlang::caller_call()) {
   if (inherits(weights, "listw")) {
     return(nb_csr(weights$neighbours, weights$weights, n, call))
   }
@@ -251,7 +251,7 @@ nb_csr <- function(nb, wl, n, call) {
 
 # moran_geary_impl over the genes, or over blocks of genes on BiocParallel workers (one block per worker;
 # every gene's statistic and permutations are independent of the others, so the result is the serial one).
-autocorrelation_by_genes <- function(expr, weights, settings_json, BPPARAM = NULL, call = rlang_caller()) {
+autocorrelation_by_genes <- function(expr, weights, settings_json, BPPARAM = NULL, call = rlang::caller_call()) {
   if (is.null(BPPARAM) || nrow(expr) < 2L) {
     return(moran_geary_block(expr, weights, settings_json, call = call))
   }
@@ -269,7 +269,7 @@ autocorrelation_by_genes <- function(expr, weights, settings_json, BPPARAM = NUL
        constant = unlist(lapply(out, `[[`, "constant"), use.names = FALSE))
 }
 
-moran_geary_block <- function(expr, weights, settings_json, call = rlang_caller()) {
+moran_geary_block <- function(expr, weights, settings_json, call = rlang::caller_call()) {
   fork_guard()
   rust_result(moran_geary_impl(expr_args(expr), weights, settings_json), call = call)
 }

@@ -5,7 +5,7 @@
 DEFAULT_BLOCK_CELLS <- 10000L
 
 # Cells per block: option `dpvae.block_cells` (default 10000).
-block_cells <- function(call = rlang_caller()) {
+block_cells <- function(call = rlang::caller_call()) {
   size <- getOption("dpvae.block_cells", DEFAULT_BLOCK_CELLS)
   check_number(size, "options(dpvae.block_cells)", min = 1, integer = TRUE, call = call)
   as.integer(size)
@@ -23,7 +23,7 @@ cell_blocks <- function(n, size) {
 }
 
 # NULL, or a BiocParallelParam (BiocParallel installed).
-check_bpparam <- function(BPPARAM, call = rlang_caller()) {
+check_bpparam <- function(BPPARAM, call = rlang::caller_call()) {
   if (is.null(BPPARAM)) return(invisible())
   if (!requireNamespace("BiocParallel", quietly = TRUE)) {
     dpvae_abort(c("{.arg BPPARAM} needs the BiocParallel package.",
@@ -40,7 +40,7 @@ check_bpparam <- function(BPPARAM, call = rlang_caller()) {
 # `fun(x_block, block_number, ...)` over the column blocks of `x`, serially or with BiocParallel; a list of
 # results in block order. `fun` should be a package-level function (a closure would carry its whole
 # environment, `x` included, to every worker); each worker receives only its block and `...`.
-over_cell_blocks <- function(x, fun, ..., BPPARAM = NULL, call = rlang_caller()) {
+over_cell_blocks <- function(x, fun, ..., BPPARAM = NULL, call = rlang::caller_call()) {
   blocks <- cell_blocks(ncol(x), block_cells(call = call))
   if (length(blocks) == 1L) return(list(fun(x, 1L, ...))) # the usual case: no copy of x
   if (is.null(BPPARAM)) {

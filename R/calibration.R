@@ -39,7 +39,7 @@ mean_shrink <- function(model, mapped, encoder) {
 # The training cells mapped onto each other, leave-one-out (at most CALIBRATION_CELLS of them, evenly
 # spaced): for each such row, the map's position, its spread and the true position.
 CALIBRATION_CELLS <- 5000L
-loo_map <- function(profiles, coords, sections = NULL, call = rlang_caller()) {
+loo_map <- function(profiles, coords, sections = NULL, call = rlang::caller_call()) {
   n <- nrow(profiles)
   rows <- evenly_spaced(n, min(n, CALIBRATION_CELLS))
   if (length(rows) < 3L) return(NULL)

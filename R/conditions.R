@@ -1,15 +1,11 @@
 # Classed conditions: every error a user can cause is `dpvae_error_<kind>` (and `dpvae_error`),
 # with a message that says what to fix.
 
-dpvae_abort <- function(message, kind = "input", ..., call = rlang_caller(), .envir = parent.frame()) {
+dpvae_abort <- function(message, kind = "input", ..., call = rlang::caller_call(), .envir = parent.frame()) {
   cli::cli_abort(message, class = c(paste0("dpvae_error_", kind), "dpvae_error"),
                  call = call, .envir = .envir, ...)
 }
 
-# The user-facing function that called the internal helper (two frames up by default).
-# sys.parent(), not sys.call(-n): `call = rlang_caller()` defaults are promises, often forced deep inside
-# cli, where counting frames back from the forcing point finds internal frames ("Error in maybe_missing(call)").
-rlang_caller <- function(n = 2) sys.call(sys.parent(n))
 
 # Rust shims return a `dpvae_rust_error` record instead of raising; re-raise it classed here.
 rust_result <- function(res, call = sys.call(-1)) {
@@ -21,7 +17,7 @@ rust_result <- function(res, call = sys.call(-1)) {
   res
 }
 
-check_number <- function(x, name, min = -Inf, max = Inf, integer = FALSE, call = rlang_caller()) {
+check_number <- function(x, name, min = -Inf, max = Inf, integer = FALSE, call = rlang::caller_call()) {
   # whole numbers travel to Rust as 32-bit integers unless the caller says otherwise
   if (integer && missing(max)) max <- .Machine$integer.max
   ok <- is.numeric(x) && length(x) == 1L && !is.na(x) && is.finite(x) && x >= min && x <= max &&
@@ -37,7 +33,7 @@ check_number <- function(x, name, min = -Inf, max = Inf, integer = FALSE, call =
 
 # match.arg() with a classed error: `x` is the default vector (take the first) or one of its values; the
 # choices are the calling function's default for the argument `name`.
-check_choice <- function(x, name, call = rlang_caller()) {
+check_choice <- function(x, name, call = rlang::caller_call()) {
   choices <- eval(formals(sys.function(sys.parent()))[[name]])
   if (identical(x, choices)) return(choices[1])
   if (!is.character(x) || length(x) != 1L || !x %in% choices) {

@@ -3,7 +3,7 @@
 COORD_LIMIT <- 1e15
 
 #' @noRd
-as_coords <- function(coords, cells, call = rlang_caller()) {
+as_coords <- function(coords, cells, call = rlang::caller_call()) {
   if (missing(coords) || is.null(coords)) {
     dpvae_abort(c("No coordinates given.", i = "Give {.arg coords}: a cells x 2 (or 3) matrix of positions (NA for cells to place)."),
                 call = call)

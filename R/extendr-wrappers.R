@@ -8,8 +8,14 @@ scale_bounds_impl <- function() .Call(wrap__scale_bounds_impl)
 #' @noRd
 fit_impl <- function(x, counts, library, coords, mask, config_json, device, init, frame_json, progress) .Call(wrap__fit_impl, x, counts, library, coords, mask, config_json, device, init, frame_json, progress)
 
+#' A stored model loaded for encoding, as an external pointer: R loads it once per call and encodes
+#' every block of cells with it. It does not survive `saveRDS()` or a trip to another process;
+#' BiocParallel workers load their own.
 #' @noRd
-predict_impl <- function(weights, config_json, frame_json, x, options_json) .Call(wrap__predict_impl, weights, config_json, frame_json, x, options_json)
+encoder_impl <- function(weights, config_json, frame_json, device) .Call(wrap__encoder_impl, weights, config_json, frame_json, device)
+
+#' @noRd
+predict_impl <- function(encoder, x, options_json) .Call(wrap__predict_impl, encoder, x, options_json)
 
 #' @noRd
 procrustes_impl <- function(x, y) .Call(wrap__procrustes_impl, x, y)

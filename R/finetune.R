@@ -31,7 +31,7 @@
 dpvae_finetune <- function(model, x, coords, epochs = 100, lr = NULL, lambda = NULL, beta = NULL, ...,
                            seed = NULL, device = "auto", num.threads = NULL, verbose = interactive()) {
   fork_guard()
-  check_dots_empty(...)
+  rlang::check_dots_empty()
   call <- match.call()
   validate_model(model)
   x <- as_expression(x)

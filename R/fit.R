@@ -100,7 +100,7 @@ dpvae_fit.default <- function(x, coords, ..., n_genes = 2000, normalize = c("aut
                               patience = 100, validation = NULL, scale = NULL, seed = NULL, device = "auto",
                               num.threads = NULL, verbose = interactive()) {
   fork_guard()
-  check_dots_empty(...)
+  rlang::check_dots_empty()
   call <- match.call()
   x <- as_expression(x)
   coords <- as_coords(coords, colnames(x))
@@ -155,7 +155,7 @@ mask_label <- function(mask) {
 # The mask as Rust wants it: NULL, kNN settings (JSON; Rust finds the neighbours on the cells it trains
 # on), integer group labels, or a 2-column 1-based pair matrix, all on the training cells (`known` selects
 # them from every cell).
-build_mask <- function(mask, coords, known, k, call = rlang_caller()) {
+build_mask <- function(mask, coords, known, k, call = rlang::caller_call()) {
   n_all <- length(known)
   n <- nrow(coords)
   if (is.null(mask)) return(NULL)
@@ -192,17 +192,10 @@ build_mask <- function(mask, coords, known, k, call = rlang_caller()) {
                 i = "Got {.cls {class(mask)}} of length {length(mask)}."), call = call)
 }
 
-check_dots_empty <- function(...) {
-  if (...length()) {
-    nm <- names(list(...))
-    dpvae_abort("Unknown argument{?s}: {.arg {if (is.null(nm)) '(unnamed)' else nm}}.", call = sys.call(-1))
-  }
-}
-
 fit_settings <- function(n_genes, hidden, latent_dim, lambda, beta, alpha, dp_loss, epochs, lr, warmup,
                          patience, seed, num.threads, spatial_dims, likelihood = "gaussian", batch_size = NULL,
                          dp_latent = "mean",
-                         validation = NULL, scale = NULL, n_train = Inf, call = rlang_caller()) {
+                         validation = NULL, scale = NULL, n_train = Inf, call = rlang::caller_call()) {
   check_number(n_genes, "n_genes", min = 2, integer = TRUE, call = call)
   check_number(hidden, "hidden", min = 1, integer = TRUE, call = call)
   check_number(latent_dim, "latent_dim", min = spatial_dims, max = 64, integer = TRUE, call = call)
@@ -239,7 +232,7 @@ fit_settings <- function(n_genes, hidden, latent_dim, lambda, beta, alpha, dp_lo
 # A full-batch epoch costs n^2 pair distances: ~90 s at 40k cells on one core of the development machine
 # (issue 12), hours at a million. Above FULL_BATCH_MAX cells it is refused with the estimate and the fix.
 FULL_BATCH_MAX <- 20000
-check_full_batch <- function(batch_size, n_train, call = rlang_caller()) {
+check_full_batch <- function(batch_size, n_train, call = rlang::caller_call()) {
   if (batch_size > 0 || !is.finite(n_train) || n_train <= FULL_BATCH_MAX) return(invisible())
   per_epoch <- 90 * (n_train / 4e4)^2
   dpvae_abort(c("A full-batch fit ({.code batch_size = 0}) on {format(n_train, big.mark = ',')} cells would take about {duration_text(per_epoch)} per epoch ({format(n_train^2 / 2, digits = 2)} cell pairs).",

@@ -100,7 +100,7 @@ dpvae_impute.dpvae_model <- function(object, x, coords, ..., device = "auto", ve
 }
 
 impute_options <- function(k = NULL, max_landmarks = 5000, refine = NULL, max_iter = 100, eps = 1e-6,
-                           seed = NULL, call = rlang_caller()) {
+                           seed = NULL, call = rlang::caller_call()) {
   if (!is.null(k)) check_number(k, "k", min = 1, integer = TRUE, call = call)
   check_number(max_landmarks, "max_landmarks", min = 1, max = .Machine$integer.max, integer = TRUE, call = call)
   if (!is.null(refine) && !(is.logical(refine) && length(refine) == 1L && !is.na(refine))) {
@@ -115,7 +115,7 @@ impute_options <- function(k = NULL, max_landmarks = 5000, refine = NULL, max_it
 
 # Place the cells with NA coordinates among the measured ones (latent: all cells' encoder
 # means, in cell order). Returns coords (unmeasured cells only) and stress1 for every cell.
-impute_cells <- function(latent, coords, model, opts, verbose = FALSE, call = rlang_caller()) {
+impute_cells <- function(latent, coords, model, opts, verbose = FALSE, call = rlang::caller_call()) {
   known <- stats::complete.cases(coords)
   n_new <- sum(!known)
   stress1 <- rep(NA_real_, nrow(coords))

@@ -4,7 +4,7 @@
 
 # Expression (genes x cells) of a matrix, dgCMatrix, Seurat or SingleCellExperiment object.
 #' @noRd
-object_expression <- function(x, assay = NULL, layer = "counts", assay.type = "counts", call = rlang_caller()) {
+object_expression <- function(x, assay = NULL, layer = "counts", assay.type = "counts", call = rlang::caller_call()) {
   if (is_seurat(x)) return(seurat_expression(x, assay = assay, layer = layer, call = call))
   if (is_sce(x)) return(sce_expression(x, assay.type = assay.type, call = call))
   as_expression(x, call = call)
@@ -12,7 +12,7 @@ object_expression <- function(x, assay = NULL, layer = "counts", assay.type = "c
 
 # Spatial coordinates of an object, found automatically (NULL when there are none and `required` is FALSE).
 #' @noRd
-object_coords <- function(x, coords = NULL, required = TRUE, call = rlang_caller()) {
+object_coords <- function(x, coords = NULL, required = TRUE, call = rlang::caller_call()) {
   found <- tryCatch(
     if (is_seurat(x)) seurat_coords(x, coords, call = call)
     else if (is_sce(x)) sce_coords(x, coords, call = call)
@@ -51,7 +51,7 @@ is_section_list <- function(x) {
 # Seurat/list code in reconstruct.R does not handle (SingleCellExperiment/SpatialExperiment, lists of
 # sections). NULL: not one of those.
 #' @noRd
-reference_input <- function(reference, call = rlang_caller()) {
+reference_input <- function(reference, call = rlang::caller_call()) {
   if (is_sce(reference)) {
     return(list(x = sce_expression(reference, call = call), coords = sce_coords(reference, call = call)))
   }
@@ -68,7 +68,7 @@ reference_input <- function(reference, call = rlang_caller()) {
 # Several sections trained jointly: their shared genes, cells side by side, and a section label per
 # cell that becomes the dp mask, so distances between cells of different sections never count.
 #' @noRd
-join_sections <- function(sections, call = rlang_caller()) {
+join_sections <- function(sections, call = rlang::caller_call()) {
   parts <- lapply(sections, function(one) reference_input(one, call = call) %||% as_reference(one, call = call))
   genes <- Reduce(intersect, lapply(parts, function(p) rownames(p$x)))
   if (length(genes) < 2L) {
@@ -93,7 +93,7 @@ join_sections <- function(sections, call = rlang_caller()) {
 # What reconstruct_cells() trains on when given `reference =`: expression and coordinates of any supported
 # class, restricted to the genes the query has.
 #' @noRd
-reference_data <- function(reference, genes = NULL, verbose = FALSE, call = rlang_caller()) {
+reference_data <- function(reference, genes = NULL, verbose = FALSE, call = rlang::caller_call()) {
   ref <- reference_input(reference, call = call)
   if (is.null(ref)) {
     if (!is_seurat(reference) && !(is.list(reference) && all(c("counts", "coords") %in% names(reference)))) {
@@ -110,7 +110,7 @@ reference_data <- function(reference, genes = NULL, verbose = FALSE, call = rlan
 # error that names the identifier types of both sides; few (under MIN_SHARED_WARN and under half of the
 # reference's) a warning.
 #' @noRd
-match_reference_genes <- function(ref, genes, verbose = FALSE, call = rlang_caller()) {
+match_reference_genes <- function(ref, genes, verbose = FALSE, call = rlang::caller_call()) {
   if (is.null(genes)) return(ref)
   shared <- rownames(ref$x) %in% genes
   n_ref <- nrow(ref$x)
@@ -157,7 +157,7 @@ gene_names_hint <- function(model_genes, data_genes) {
 
 # The dpvae_model an earlier call stored in `object` (or `object` itself).
 #' @noRd
-stored_model <- function(object, call = rlang_caller()) {
+stored_model <- function(object, call = rlang::caller_call()) {
   model <- if (inherits(object, "dpvae_model")) object
            else if (is_seurat(object)) methods::slot(object, "misc")[["dpvae"]]
            else if (is_sce(object)) S4Vectors::metadata(object)[["dpvae"]]

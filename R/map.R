@@ -22,7 +22,7 @@ OUTLIER_NEIGHBOURS <- 10L
 # the median |mean| plus the median |log sd| over genes. A random subset of the training data set scores
 # ~1.2-1.9 / sqrt(n) (sampling noise); single cells against spots, or another platform, 0.36-4.8
 # (bench/RESULTS-scrna.md, "The platform-shift rule"). `placement = "auto"` maps when the shift is beyond noise.
-platform_shift <- function(model, x, call = rlang_caller()) {
+platform_shift <- function(model, x, call = rlang::caller_call()) {
   xs <- apply_preprocess(x, model$preprocess, call = call)
   mv <- row_mean_var(t(xs))
   shift <- stats::median(abs(mv$mean)) + stats::median(abs(log(pmax(sqrt(mv$var), 1e-3))))
@@ -35,7 +35,7 @@ SHIFT_NOISE <- 3
 # are distributed unlike the training cells', and otherwise (more cells of the training data set) placed at
 # the mean of the encoder's and the map's positions, better than the encoder on 13 and than the map on 12 of
 # the 16 shared sets (bench/RESULTS-scrna.md).
-choose_placement <- function(placement, from_reference, model, x, call = rlang_caller()) {
+choose_placement <- function(placement, from_reference, model, x, call = rlang::caller_call()) {
   if (placement != "auto") return(placement)
   if (from_reference) return("map")
   s <- platform_shift(model, x, call = call)
@@ -47,7 +47,7 @@ placed_positions <- function(placement, encoder, mapped) {
   switch(placement, encoder = encoder, map = mapped$coords, mean = (encoder + mapped$coords) / 2)
 }
 
-latent_neighbours <- function(query, reference, k, exclude_self = FALSE, num.threads = 1L, call = rlang_caller()) {
+latent_neighbours <- function(query, reference, k, exclude_self = FALSE, num.threads = 1L, call = rlang::caller_call()) {
   storage.mode(query) <- "double"
   storage.mode(reference) <- "double"
   rust_result(nearest_rows_impl(query, reference, as.integer(k), exclude_self, as.integer(num.threads)), call = call)
@@ -88,7 +88,7 @@ atlas_profiles <- function(xs) {
 onto_axes <- function(prof, rotation) if (is.null(rotation)) prof else prof %*% rotation
 
 # The query's profiles in the atlas's space, standardised with the query's own gene statistics.
-query_profiles <- function(model, x, call = rlang_caller()) {
+query_profiles <- function(model, x, call = rlang::caller_call()) {
   xs <- apply_preprocess(x, model$preprocess, scaling = "data", call = call)
   blocks <- cell_blocks(nrow(xs), block_cells())
   prof <- do.call(rbind, lapply(seq_along(blocks), function(b) {
@@ -104,7 +104,7 @@ query_profiles <- function(model, x, call = rlang_caller()) {
 
 # Sparse support: each query cell's and each location's MAP_NEIGHBOURS nearest partners; cost = 1 - r.
 # `self`: for each query row, its own row of `r` (NA if none), which is left out (leave-one-out).
-transport_support <- function(q, r, self = NULL, call = rlang_caller()) {
+transport_support <- function(q, r, self = NULL, call = rlang::caller_call()) {
   kq <- min(MAP_NEIGHBOURS, nrow(r) - !is.null(self))
   kr <- min(MAP_NEIGHBOURS, nrow(q) - !is.null(self))
   a <- latent_neighbours(q, r, kq, call = call)
@@ -155,7 +155,7 @@ sinkhorn_map <- function(support, nq, nr, eps, max_iter = 1000L, tol = 1e-4) {
 
 # Everything placing a query data set by the map gives: the map (cells x training cells, rows sum to 1),
 # positions, and the out-of-reference score. Cells without a profile (no counts on the genes) get NA.
-map_cells <- function(model, x, warn_empty = TRUE, call = rlang_caller()) {
+map_cells <- function(model, x, warn_empty = TRUE, call = rlang::caller_call()) {
   self <- match(colnames(x), model$train_cells) # training cells are mapped leave-one-out
   if (is.null(model$atlas)) {
     dpvae_abort(c("This model has no reference profiles for the cell -> location map.",
@@ -223,7 +223,7 @@ map_spread <- function(moments, pos) {
 # ratio does not depend on the sizes). A cell type the reference lacks has close neighbours in the query
 # and none in the reference: a high score. A cell is never its own neighbour (training cells in self mode).
 # Absolute distances were tried and separate related tissues poorly (bench/RESULTS-scrna.md).
-outlier_score <- function(model, prof, call = rlang_caller()) {
+outlier_score <- function(model, prof, call = rlang::caller_call()) {
   score <- stats::setNames(rep(NA_real_, nrow(prof)), rownames(prof))
   ok <- which(stats::complete.cases(prof))
   ref <- model$atlas$profiles

@@ -65,7 +65,7 @@
 smacof <- function(delta, weights = NULL, init = NULL, fixed = NULL, ndim = 2, ..., mu = NULL,
                    max_iter = 300, eps = 1e-6, n_init = 1, seed = NULL, verbose = FALSE) {
   fork_guard()
-  check_dots_empty(...)
+  rlang::check_dots_empty()
   call <- sys.call()
   delta <- as_dissimilarity(delta, "delta", call = call)
   n <- nrow(delta)
@@ -157,7 +157,7 @@ print.dpvae_smacof <- function(x, ...) {
 
 # A dist or a square numeric matrix as a plain double matrix; with check = TRUE also
 # symmetric, non-negative, no NA, zero diagonal (messages say what to fix).
-as_dissimilarity <- function(x, name, check = TRUE, call = rlang_caller()) {
+as_dissimilarity <- function(x, name, check = TRUE, call = rlang::caller_call()) {
   if (inherits(x, "dist")) {
     x <- as.matrix(x)
   } else if (is.data.frame(x)) {
@@ -188,7 +188,7 @@ as_dissimilarity <- function(x, name, check = TRUE, call = rlang_caller()) {
 }
 
 # `fixed` as a logical vector, one per point, from a logical vector, row numbers or row names.
-fixed_rows <- function(fixed, n, names, call = rlang_caller()) {
+fixed_rows <- function(fixed, n, names, call = rlang::caller_call()) {
   if (is.logical(fixed) && length(fixed) == n && !anyNA(fixed)) return(fixed)
   idx <- if (is.character(fixed)) match(fixed, names)
          else if (is.numeric(fixed) && all(is.finite(fixed)) && all(fixed == round(fixed))) fixed

@@ -38,7 +38,7 @@ procrustes_distance <- function(x, y = NULL, aligned = FALSE, reduction = "dpvae
   if (aligned) res else res$disparity
 }
 
-as_numeric_matrix <- function(x, name, call = rlang_caller()) {
+as_numeric_matrix <- function(x, name, call = rlang::caller_call()) {
   if (is.data.frame(x)) x <- as.matrix(x)
   if (!is.matrix(x) || !is.numeric(x)) {
     dpvae_abort("{.arg {name}} must be a numeric matrix or data frame, not {.cls {class(x)}}.", call = call)
@@ -53,7 +53,7 @@ as_numeric_matrix <- function(x, name, call = rlang_caller()) {
 # ---------------------------------------------------------------------------------------------
 
 # Genes x cells expression for the Rust metrics: a double matrix or a dgCMatrix, never densified.
-metric_expression <- function(x, name = "x", call = rlang_caller()) {
+metric_expression <- function(x, name = "x", call = rlang::caller_call()) {
   if (is.data.frame(x)) x <- as.matrix(x)
   if (methods::is(x, "sparseMatrix")) {
     if (!methods::is(x, "dgCMatrix")) {
@@ -87,7 +87,7 @@ expr_args <- function(x) {
 }
 
 # Coordinates with one row per cell and no NA (metrics need every position).
-metric_coords <- function(coords, cells, n, name = "coords", call = rlang_caller()) {
+metric_coords <- function(coords, cells, n, name = "coords", call = rlang::caller_call()) {
   if (is.null(coords)) {
     dpvae_abort("{.arg {name}} is missing: give a cells x 2 (or 3) matrix of spatial coordinates.", call = call)
   }
@@ -105,7 +105,7 @@ metric_coords <- function(coords, cells, n, name = "coords", call = rlang_caller
 }
 
 # A seed for the Rust PRNG: drawn from R's generator (so set.seed() works) only when needed.
-metric_seed <- function(seed, needed, call = rlang_caller()) {
+metric_seed <- function(seed, needed, call = rlang::caller_call()) {
   if (!needed) return(0)
   if (is.null(seed)) seed <- sample.int(.Machine$integer.max, 1L)
   check_number(seed, "seed", min = 0, max = 2^52, integer = TRUE, call = call)
@@ -113,7 +113,7 @@ metric_seed <- function(seed, needed, call = rlang_caller()) {
 }
 
 # Threads of the rayon pool: 0 = all cores.
-metric_threads <- function(num.threads, call = rlang_caller()) {
+metric_threads <- function(num.threads, call = rlang::caller_call()) {
   fork_guard()
   if (is.null(num.threads)) return(0L)
   check_number(num.threads, "num.threads", min = 1, max = 1024, integer = TRUE, call = call)
@@ -121,7 +121,7 @@ metric_threads <- function(num.threads, call = rlang_caller()) {
 }
 
 
-metric_bioc_fun <- function(pkg, name, call = rlang_caller()) {
+metric_bioc_fun <- function(pkg, name, call = rlang::caller_call()) {
   if (!requireNamespace(pkg, quietly = TRUE)) {
     dpvae_abort("This needs the {.pkg {pkg}} package (Bioconductor): {.code BiocManager::install(\"{pkg}\")}.",
                 kind = "dependency", call = call)
@@ -132,7 +132,7 @@ metric_bioc_fun <- function(pkg, name, call = rlang_caller()) {
 # Resolve `x` (matrix, dgCMatrix, Seurat, SingleCellExperiment/SpatialExperiment) and `coords`
 # into expression (genes x cells, `features` only), coordinates and where results would go.
 metric_input <- function(x, coords, features = NULL, assay = NULL, layer = NULL, assay.type = NULL,
-                         call = rlang_caller()) {
+                         call = rlang::caller_call()) {
   kind <- "matrix"
   if (is_seurat(x)) {
     need_seurat_object(call)
@@ -184,7 +184,7 @@ metric_seurat_layer <- function(object, assay) {
 # Coordinates of an object's cells: a reduction ("dpvae" = the reconstructed positions), else what the model
 # verbs find (seurat_coords(), sce_coords(): an explicit matrix, column names, spatialCoords(), image
 # coordinates or the usual columns of COORD_COLUMN_SETS).
-metric_object_coords <- function(object, coords, call = rlang_caller()) {
+metric_object_coords <- function(object, coords, call = rlang::caller_call()) {
   if (is.character(coords) && length(coords) == 1L) {
     red <- metric_reduction(object, coords, must = FALSE, call = call)
     if (!is.null(red)) {
@@ -199,7 +199,7 @@ metric_object_coords <- function(object, coords, call = rlang_caller()) {
 }
 
 # An embedding (cells x dims) of a Seurat reduction / SCE reducedDim, or NULL (must = FALSE).
-metric_reduction <- function(object, name, must = TRUE, call = rlang_caller()) {
+metric_reduction <- function(object, name, must = TRUE, call = rlang::caller_call()) {
   if (is_seurat(object)) {
     have <- SeuratObject::Reductions(object)
     if (name %in% have) return(SeuratObject::Embeddings(object, name))
@@ -223,7 +223,7 @@ metric_reduction <- function(object, name, must = TRUE, call = rlang_caller()) {
 
 # Per-gene results (data frame with a `gene` column) into the feature metadata of an object:
 # Seurat assay meta.features (v4) / meta.data (v5), SCE rowData; columns `<prefix>_<column>`.
-metric_store_features <- function(object, assay, res, prefix, call = rlang_caller()) {
+metric_store_features <- function(object, assay, res, prefix, call = rlang::caller_call()) {
   vals <- res[, setdiff(names(res), "gene"), drop = FALSE]
   names(vals) <- paste0(prefix, "_", names(vals))
   if (is_seurat(object)) {

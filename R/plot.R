@@ -1,4 +1,4 @@
-need_ggplot2 <- function(call = rlang_caller()) {
+need_ggplot2 <- function(call = rlang::caller_call()) {
   if (!requireNamespace("ggplot2", quietly = TRUE)) {
     dpvae_abort("Plotting needs the {.pkg ggplot2} package: {.code install.packages(\"ggplot2\")}.",
                 kind = "dependency", call = call)
@@ -56,7 +56,7 @@ plot_reconstruction <- function(x, ...) UseMethod("plot_reconstruction")
 #' @export
 plot_reconstruction.default <- function(x, reconstructed = NULL, color = NULL, color_name = NULL, align = FALSE,
                                         background = NULL, ...) {
-  check_dots_empty(...)
+  rlang::check_dots_empty()
   need_ggplot2()
   color_name <- color_name %||% vector_name(substitute(color))
   if (is.null(reconstructed) && is.data.frame(x) && !is.null(attr(x, "dpvae_model", exact = TRUE))) {
@@ -88,7 +88,7 @@ plot_reconstruction.default <- function(x, reconstructed = NULL, color = NULL, c
 #' @export
 plot_reconstruction.Seurat <- function(x, color = NULL, color_name = NULL, align = FALSE, background = NULL,
                                        coords = NULL, reduction = "dpvae", assay = NULL, layer = "counts", ...) {
-  check_dots_empty(...)
+  rlang::check_dots_empty()
   need_ggplot2()
   need_seurat_object()
   if (!reduction %in% SeuratObject::Reductions(x)) {
@@ -105,7 +105,7 @@ plot_reconstruction.Seurat <- function(x, color = NULL, color_name = NULL, align
 plot_reconstruction.SingleCellExperiment <- function(x, color = NULL, color_name = NULL, align = FALSE,
                                                      background = NULL, coords = NULL, reduction = "dpvae",
                                                      assay.type = "counts", ...) {
-  check_dots_empty(...)
+  rlang::check_dots_empty()
   need_ggplot2()
   need_sce()
   have <- SingleCellExperiment::reducedDimNames(x)
@@ -116,14 +116,14 @@ plot_reconstruction.SingleCellExperiment <- function(x, color = NULL, color_name
   object_plot(x, rec, md, gene, color, color_name %||% vector_name(substitute(color)), align, background, coords)
 }
 
-no_reduction <- function(reduction, have, call = rlang_caller()) {
+no_reduction <- function(reduction, have, call = rlang::caller_call()) {
   dpvae_abort(c("The object has no reduction {.val {reduction}}.",
                 i = "Run {.fn dpvae_reconstruct} on it first{if (length(have)) ', or choose one of {.val {have}}' else ''}."),
               call = call)
 }
 
 # Shared body of the object methods: measured coordinates (if any), colour from a column or a gene.
-object_plot <- function(x, rec, md, gene, color, color_name, align, background, coords, call = rlang_caller()) {
+object_plot <- function(x, rec, md, gene, color, color_name, align, background, coords, call = rlang::caller_call()) {
   rec <- as_numeric_matrix(rec, "reconstruction", call = call)
   measured <- if (isFALSE(coords)) NULL else object_coords(x, coords, required = FALSE, call = call)
   if (!is.null(measured) && ncol(measured) != ncol(rec)) measured <- NULL
@@ -167,7 +167,7 @@ vector_name <- function(expr) {
   if (nchar(nm) > 30L) NULL else nm
 }
 
-plot_background <- function(background, call = rlang_caller()) {
+plot_background <- function(background, call = rlang::caller_call()) {
   if (is.null(background)) return(NULL)
   m <- if (is_seurat(background) || is_sce(background)) object_coords(background, call = call) else background
   m <- as_numeric_matrix(m, "background", call = call)
@@ -176,7 +176,7 @@ plot_background <- function(background, call = rlang_caller()) {
 }
 
 # measured: cells x d with NA rows for unmeasured cells, or NULL; rec: cells x d.
-reconstruction_plot <- function(measured, rec, color, color_name, align, background, call = rlang_caller()) {
+reconstruction_plot <- function(measured, rec, color, color_name, align, background, call = rlang::caller_call()) {
   if (ncol(rec) < 2L) dpvae_abort("The reconstruction must have at least 2 columns.", call = call)
   has_rec <- stats::complete.cases(rec)
   both <- if (is.null(measured)) rep(FALSE, nrow(rec)) else stats::complete.cases(measured) & has_rec

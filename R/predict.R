@@ -67,13 +67,18 @@ predict.dpvae_model <- function(object, newdata, type = c("coords", "latent", "m
 # The model's encoder on cells of `x` (genes x cells): latent, coords (and uncertainty), named. Cells go in
 # blocks (R/blocks.R), serially or to BiocParallel workers.
 encode_cells <- function(model, x, n_samples = 0, seed = NULL, device = "cpu", num.threads = NULL,
-                         BPPARAM = NULL, call = rlang_caller()) {
+                         BPPARAM = NULL, call = rlang::caller_call()) {
   check_number(n_samples, "n_samples", min = 0, integer = TRUE, call = call)
   if (is.null(seed)) seed <- sample.int(.Machine$integer.max, 1L)
   check_new_expression(x, model$preprocess, call = call)
-  options <- list(n_samples = as.integer(n_samples), seed = floor(abs(as.numeric(seed))), device = device,
+  options <- list(n_samples = as.integer(n_samples), seed = floor(abs(as.numeric(seed))),
                   num_threads = as.integer(num.threads %||% 0L))
-  parts <- over_cell_blocks(x, encode_block, model = model, options = options, BPPARAM = BPPARAM, call = call)
+  # loaded once (which also checks the weights and the device before any work); BiocParallel workers
+  # cannot share it (an external pointer) and load their own
+  encoder <- load_encoder(model, device, call = call)
+  if (!is.null(BPPARAM)) encoder <- NULL
+  parts <- over_cell_blocks(x, encode_block, model = model, device = device, options = options,
+                            encoder = encoder, BPPARAM = BPPARAM, call = call)
   res <- list(coords = do.call(rbind, lapply(parts, `[[`, "coords")),
               latent = do.call(rbind, lapply(parts, `[[`, "latent")),
               uncertainty = if (n_samples > 0) unlist(lapply(parts, `[[`, "uncertainty")))
@@ -82,12 +87,19 @@ encode_cells <- function(model, x, n_samples = 0, seed = NULL, device = "cpu", n
   res
 }
 
-# One block of cells through the encoder (in a worker too): block b draws its samples from seed + b - 1.
-encode_block <- function(xb, b, model, options) {
+# The model's weights loaded (checksum checked) and its frame parsed: a handle valid in this process only.
+load_encoder <- function(model, device, call = rlang::caller_call()) {
+  rust_result(encoder_impl(model$weights, model$config_json, model$frame_json, device), call = call)
+}
+
+# One block of cells through the encoder (in a worker too, which loads its own `encoder`): block b draws its
+# samples from seed + b - 1.
+encode_block <- function(xb, b, model, device, options, encoder = NULL) {
   fork_guard()
+  encoder <- encoder %||% load_encoder(model, device)
   xs <- transform_expression(xb, model$preprocess)
   options$seed <- (options$seed + b - 1) %% 2^52
-  rust_result(predict_impl(model$weights, model$config_json, model$frame_json, xs, as_json(options)))
+  rust_result(predict_impl(encoder, xs, as_json(options)))
 }
 
 # Gene means and sds (one per gene) and the target sum: finite numbers, or the positions would be NaN.
@@ -97,7 +109,7 @@ stored_numbers_ok <- function(values, n_genes) {
 }
 
 # A model read from disk or built by hand must look like one before Rust sees it.
-validate_model <- function(model, call = rlang_caller()) {
+validate_model <- function(model, call = rlang::caller_call()) {
   need <- c("weights", "config_json", "frame_json", "preprocess")
   ok <- inherits(model, "dpvae_model") && all(need %in% names(model)) && is.raw(model$weights) &&
     is.character(model$config_json) && length(model$config_json) == 1L &&

@@ -2,7 +2,7 @@
 # library-size normalisation + log1p (for counts), top variable genes, per-gene standardisation.
 # Sparse input stays sparse until the selected genes are densified.
 
-as_expression <- function(x, call = rlang_caller()) {
+as_expression <- function(x, call = rlang::caller_call()) {
   if (methods::is(x, "Matrix") && !methods::is(x, "dgCMatrix")) x <- methods::as(x, "CsparseMatrix")
   if (is.data.frame(x)) x <- as.matrix(x)
   if (!is.matrix(x) && !methods::is(x, "dgCMatrix")) {
@@ -84,7 +84,7 @@ normalised_mean_var <- function(x, lognorm, target_sum) {
 }
 
 #' @noRd
-fit_preprocess <- function(x, n_genes = 2000L, normalize = "auto", target_sum = 1e4, call = rlang_caller()) {
+fit_preprocess <- function(x, n_genes = 2000L, normalize = "auto", target_sum = 1e4, call = rlang::caller_call()) {
   normalize <- match.arg(normalize, c("auto", "lognorm", "none"))
   counts_given <- is_count_matrix(x) # one pass over the values, used three times below
   if (normalize == "auto" && !counts_given) check_negative_counts(x, call = call)
@@ -107,7 +107,7 @@ fit_preprocess <- function(x, n_genes = 2000L, normalize = "auto", target_sum = 
 
 # Whole numbers with a few negatives are counts with an error, not normalised values: with "auto" they would
 # silently skip log-normalisation.
-check_negative_counts <- function(x, call = rlang_caller()) {
+check_negative_counts <- function(x, call = rlang::caller_call()) {
   if (all_values(x, function(v) all(v >= 0)) || !all_values(x, function(v) all(v == round(v)))) return(invisible())
   v <- if (is.matrix(x)) x else x@x
   negative <- sum(v < 0)
@@ -120,7 +120,7 @@ check_negative_counts <- function(x, call = rlang_caller()) {
 
 # A model trained on normalised values (not counts) fed raw counts would standardise counts with the means and
 # sds of normalised values: silently wrong positions. Models from before `counts_given` was stored skip this.
-check_same_scale <- function(x, pp, call = rlang_caller()) {
+check_same_scale <- function(x, pp, call = rlang::caller_call()) {
   if (pp$lognorm || !isFALSE(pp$counts_given) || !is_count_matrix(x)) return(invisible())
   v <- if (is.matrix(x)) x else x@x
   if (length(v) && max(v) > 1) {
@@ -133,7 +133,7 @@ check_same_scale <- function(x, pp, call = rlang_caller()) {
 #' Cells x selected genes, standardised with the stored parameters (dense, only the selected genes), or with
 #' `scaling = "data"` with the data's own gene means and sds (the cell -> location map).
 #' @noRd
-apply_preprocess <- function(x, pp, min_overlap = 0.5, scaling = c("model", "data"), call = rlang_caller()) {
+apply_preprocess <- function(x, pp, min_overlap = 0.5, scaling = c("model", "data"), call = rlang::caller_call()) {
   scaling <- match.arg(scaling)
   check_new_expression(x, pp, min_overlap, call = call)
   transform_expression(x, pp, scaling)
@@ -141,7 +141,7 @@ apply_preprocess <- function(x, pp, min_overlap = 0.5, scaling = c("model", "dat
 
 # What new cells must satisfy before a model standardises them, checked once on all of them: enough of the
 # model's genes (a classed warning when some are missing) and the same kind of values as the training data.
-check_new_expression <- function(x, pp, min_overlap = 0.5, call = rlang_caller()) {
+check_new_expression <- function(x, pp, min_overlap = 0.5, call = rlang::caller_call()) {
   found <- pp$genes %in% rownames(x)
   if (mean(found) < min_overlap) {
     dpvae_abort(c("Only {sum(found)} of the model's {length(pp$genes)} genes are in the data.",

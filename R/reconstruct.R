@@ -181,7 +181,7 @@ dpvae_reconstruct.Seurat <- function(object, coords = NULL, reference = NULL, mo
 # The shared engine of every method: returns coords, latent, model and which cells were measured.
 # `imputed` (self mode with unmeasured cells only): cells x d matrix `dpvae_imputed_*`.
 reconstruct_cells <- function(x, coords, reference, model, device, verbose, ..., n_samples = 0, impute = "mds",
-                              complete = FALSE, placement = "auto", BPPARAM = NULL, call = rlang_caller()) {
+                              complete = FALSE, placement = "auto", BPPARAM = NULL, call = rlang::caller_call()) {
   check_bpparam(BPPARAM, call = call)
   fork_guard()
   if (!(is.logical(complete) && length(complete) == 1L && !is.na(complete))) {
@@ -247,7 +247,7 @@ reconstruct_cells <- function(x, coords, reference, model, device, verbose, ...,
        map = if (self_mode) NULL else mapped$map, placement = if (self_mode) "encoder" else placement)
 }
 
-as_reference <- function(reference, call = rlang_caller()) {
+as_reference <- function(reference, call = rlang::caller_call()) {
   if (is_seurat(reference)) {
     return(list(x = seurat_expression(reference, call = call), coords = seurat_coords(reference, call = call)))
   }

@@ -5,7 +5,7 @@ is_sce <- function(x) isS4(x) && methods::is(x, "SingleCellExperiment")
 
 is_spe <- function(x) isS4(x) && methods::is(x, "SpatialExperiment")
 
-need_sce <- function(call = rlang_caller()) {
+need_sce <- function(call = rlang::caller_call()) {
   if (!requireNamespace("SingleCellExperiment", quietly = TRUE)) {
     dpvae_abort("Working with SingleCellExperiment objects needs the {.pkg SingleCellExperiment} package: {.code BiocManager::install(\"SingleCellExperiment\")}.",
                 kind = "dependency", call = call)
@@ -16,7 +16,7 @@ need_sce <- function(call = rlang_caller()) {
 sce_cells <- function(x) colnames(x) %||% as.character(seq_len(ncol(x)))
 
 #' @noRd
-sce_expression <- function(x, assay.type = "counts", call = rlang_caller()) {
+sce_expression <- function(x, assay.type = "counts", call = rlang::caller_call()) {
   need_sce(call)
   if (!is.character(assay.type) || length(assay.type) != 1L) {
     dpvae_abort("{.arg assay.type} must be one assay name, e.g. {.val counts}.", call = call)
@@ -42,7 +42,7 @@ sce_expression <- function(x, assay.type = "counts", call = rlang_caller()) {
 #' Coordinates of an SCE: explicit (matrix, data frame or colData/spatialCoords column names), else
 #' SpatialExperiment spatialCoords(), else common colData columns.
 #' @noRd
-sce_coords <- function(x, coords = NULL, call = rlang_caller()) {
+sce_coords <- function(x, coords = NULL, call = rlang::caller_call()) {
   need_sce(call)
   cells <- sce_cells(x)
   cd <- as.data.frame(SummarizedExperiment::colData(x))

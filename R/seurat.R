@@ -2,7 +2,7 @@
 
 is_seurat <- function(x) inherits(x, "Seurat")
 
-need_seurat_object <- function(call = rlang_caller()) {
+need_seurat_object <- function(call = rlang::caller_call()) {
   if (!requireNamespace("SeuratObject", quietly = TRUE)) {
     dpvae_abort("Working with Seurat objects needs the {.pkg SeuratObject} package: {.code install.packages(\"SeuratObject\")}.",
                 kind = "dependency", call = call)
@@ -15,7 +15,7 @@ seurat_v5 <- function() utils::packageVersion("SeuratObject") >= "5.0.0"
 seurat_fun <- function(name) getExportedValue("SeuratObject", name)
 
 #' @noRd
-seurat_expression <- function(object, assay = NULL, layer = "counts", call = rlang_caller()) {
+seurat_expression <- function(object, assay = NULL, layer = "counts", call = rlang::caller_call()) {
   need_seurat_object(call)
   assay <- assay %||% SeuratObject::DefaultAssay(object)
   if (!assay %in% SeuratObject::Assays(object)) {
@@ -49,7 +49,7 @@ seurat_expression <- function(object, assay = NULL, layer = "counts", call = rla
 }
 
 #' @noRd
-seurat_coords <- function(object, coords = NULL, call = rlang_caller()) {
+seurat_coords <- function(object, coords = NULL, call = rlang::caller_call()) {
   md <- object[[]]
   if (is.character(coords)) {
     miss <- setdiff(coords, colnames(md))

@@ -36,7 +36,7 @@ test_that("bad settings and degenerate data are classed input errors", {
   expect_error(dpvae_fit(mob$counts, mob$coords, lr = NA), class = "dpvae_error_input")
   expect_error(dpvae_fit(mob$counts, mob$coords, latent_dim = 1), class = "dpvae_error_input")
   expect_error(dpvae_fit(mob$counts, mob$coords, device = "tpu", epochs = 2, verbose = FALSE), class = "dpvae_error_input")
-  expect_error(dpvae_fit(mob$counts, mob$coords, bogus = 1), "Unknown argument", class = "dpvae_error_input")
+  expect_error(dpvae_fit(mob$counts, mob$coords, bogus = 1), "must be empty", class = "rlib_error_dots_nonempty")
   flat <- matrix(1, 10, 262, dimnames = list(paste0("g", 1:10), colnames(mob$counts)))
   expect_error(dpvae_fit(flat, mob$coords, verbose = FALSE), "vary", class = "dpvae_error_input")
   same <- mob$coords

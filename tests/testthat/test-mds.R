@@ -109,7 +109,7 @@ test_that("bad input raises dpvae_error_input with a hint", {
   expect_error(smacof(dx, init = pts, mu = 1), class = "dpvae_error_input", regexp = "fixed")
   expect_error(smacof(dx, init = "pca"), class = "dpvae_error_input")
   expect_error(smacof(dx, max_iter = -1), class = "dpvae_error_input")
-  expect_error(smacof(dx, foo = 1), class = "dpvae_error_input")
+  expect_error(smacof(dx, foo = 1), class = "rlib_error_dots_nonempty")
   # disconnected weights: the core's message comes back as the same class
   w <- matrix(0, 30, 30)
   w[1:15, 1:15] <- 1

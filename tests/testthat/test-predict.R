@@ -71,3 +71,22 @@ test_that("predict() takes num.threads and gives the same positions", {
   expect_equal(one, two, tolerance = 1e-6)
   expect_error(predict(fit, mob$counts[, 1:30], num.threads = 0), class = "dpvae_error_input")
 })
+
+test_that("the encoder is loaded once per call and refused once it left its process", {
+  fit <- quick_fit()
+  cells <- dpvae_example_data()$counts[, 1:30]
+  # BLAS kernels for other block sizes may sum in another order: equal to the last bits, not identical
+  whole <- predict(fit, cells, num.threads = 1)
+  old <- options(dpvae.block_cells = 7L) # five blocks through one loaded encoder
+  blocked <- predict(fit, cells, num.threads = 1)
+  options(old)
+  expect_equal(blocked, whole, tolerance = 1e-12)
+  encoder <- dpvae:::load_encoder(fit, "cpu")
+  path <- tempfile(fileext = ".rds")
+  saveRDS(encoder, path)
+  options <- list(n_samples = 0L, seed = 1, num_threads = 1L)
+  expect_error(dpvae:::encode_block(cells, 1L, fit, "cpu", options, encoder = readRDS(path)),
+               "not valid in this R process", class = "dpvae_error_model")
+  expect_equal(dpvae:::encode_block(cells, 1L, fit, "cpu", options, encoder = encoder)$coords,
+               unname(whole), tolerance = 1e-12)
+})

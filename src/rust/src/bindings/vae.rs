@@ -8,13 +8,12 @@ use super::convert::{matrix_view, one_based, raw_bytes, settings, to_rmatrix};
 use super::interrupt::interrupted;
 use crate::error::{DpvaeError, Result};
 use crate::vae::config::Config;
-use crate::vae::fit::{
-    fill_rows, finetune, fit, parse_device, predict, FitOutput, Inputs, Prediction,
-};
+use crate::vae::encoder::Encoder;
+use crate::vae::fit::{fill_rows, finetune, fit, parse_device, FitOutput, Inputs, Prediction};
 use crate::vae::frame::Frame;
 use crate::vae::model::{SCALE_MAX, SCALE_MIN};
 use crate::vae::pairs::PairSet;
-use crate::vae::train::{Control, EpochStats};
+use crate::vae::train::{self, Control, EpochStats};
 
 fn prediction_list(p: &Prediction) -> Robj {
     let uncertainty: Robj = match &p.uncertainty {
@@ -221,35 +220,43 @@ struct PredictOptions {
     /// Latent samples per cell for the spread (0 = none).
     n_samples: usize,
     seed: u64,
-    device: String,
     /// libtorch threads (0 = leave as set).
     num_threads: usize,
 }
 
+/// A stored model loaded for encoding, as an external pointer: R loads it once per call and encodes
+/// every block of cells with it. It does not survive `saveRDS()` or a trip to another process;
+/// BiocParallel workers load their own.
 /// @noRd
 #[extendr]
-fn predict_impl(
-    weights: Raw,
-    config_json: &str,
-    frame_json: &str,
-    x: RMatrix<f64>,
-    options_json: &str,
-) -> Robj {
+fn encoder_impl(weights: Raw, config_json: &str, frame_json: &str, device: &str) -> Robj {
+    guarded(|| -> Result<Robj> {
+        let cfg = Config::from_json(config_json)
+            .map_err(|e| DpvaeError::Model(format!("stored settings: {e}")))?;
+        let frame = Frame::from_json(frame_json)?;
+        let device = parse_device(device)?;
+        let _exclusive = train::exclusive(0);
+        let encoder = Encoder::load(cfg, raw_bytes(&weights), frame, device)?;
+        Ok(ExternalPtr::new(encoder).into())
+    })
+}
+
+/// @noRd
+#[extendr]
+fn predict_impl(encoder: Robj, x: RMatrix<f64>, options_json: &str) -> Robj {
     guarded(|| -> Result<Robj> {
         let opts: PredictOptions = settings(options_json, "prediction")?;
-        let mut cfg = Config::from_json(config_json)
-            .map_err(|e| DpvaeError::Model(format!("stored settings: {e}")))?;
-        cfg.num_threads = opts.num_threads;
-        let frame = Frame::from_json(frame_json)?;
-        let device = parse_device(&opts.device)?;
-        let p = predict(
-            &cfg,
-            raw_bytes(&weights),
-            &frame,
+        let encoder: &ExternalPtr<Encoder> = (&encoder).try_into().map_err(|_| {
+            DpvaeError::Model(
+                "the loaded encoder is not valid in this R process (it was saved or sent to another one)"
+                    .into(),
+            )
+        })?;
+        let p = encoder.predict(
             matrix_view(&x)?,
             opts.n_samples,
             opts.seed,
-            device,
+            opts.num_threads,
         )?;
         Ok(prediction_list(&p))
     })
@@ -266,5 +273,6 @@ extendr_module! {
     mod vae_bindings;
     fn scale_bounds_impl;
     fn fit_impl;
+    fn encoder_impl;
     fn predict_impl;
 }

@@ -5,6 +5,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::config::{Config, DpLatent};
 use super::dpkernel;
+use super::fit_rows::FitRows;
 use super::loss::distance_preserving as penalty;
 use super::model::Dpvae;
 use super::pairs::{batch_distances, pair_tensors, PairSet};
@@ -16,7 +17,7 @@ pub struct DpContext<'a> {
     /// The pair mask on the training cells.
     pub pairs: &'a PairSet,
     /// Expression and standardised coordinates of the training cells.
-    pub x_fit: &'a Tensor,
+    pub fit: &'a FitRows<'a>,
     pub s_fit: &'a Tensor,
     /// `s_fit` row-major for the fused kernel (empty when the kernel is not used).
     pub s_fit_vec: &'a [f32],
@@ -79,8 +80,8 @@ impl DpContext<'_> {
     /// Explicit pairs (i, j): both ends encoded, whichever batch they fall in.
     fn edge_term(&self, model: &Dpvae, ei: &[i64], ej: &[i64], c: &Tensor) -> Tensor {
         let (ti, tj) = pair_tensors(ei, ej, self.device);
-        let (mi, vi) = model.encode(&self.x_fit.index_select(0, &ti));
-        let (mj, vj) = model.encode(&self.x_fit.index_select(0, &tj));
+        let (mi, vi) = model.encode(&self.fit.x_rows(&ti));
+        let (mj, vj) = model.encode(&self.fit.x_rows(&tj));
         let (mi, mj) = match self.cfg.dp_latent {
             DpLatent::Mean => (mi, mj),
             DpLatent::Sample => (
@@ -170,6 +171,12 @@ mod tests {
         let vs = nn::VarStore::new(Device::Cpu);
         let model = Dpvae::new(&vs.root(), &cfg);
         let x = Tensor::randn([n, 5], (Kind::Float, Device::Cpu));
+        let target = super::super::likelihood::Target {
+            x: x.shallow_clone(),
+            counts: None,
+            log_lib: None,
+        };
+        let fit = FitRows::every(&target);
         let s = Tensor::randn([n, 2], (Kind::Float, Device::Cpu));
         let s_vec: Vec<f32> = Vec::try_from(s.contiguous().flatten(0, -1)).unwrap();
         let rows: Vec<i64> = (0..n).collect();
@@ -195,7 +202,7 @@ mod tests {
             let ctx = DpContext {
                 cfg: &cfg,
                 pairs,
-                x_fit: &x,
+                fit: &fit,
                 s_fit: &s,
                 s_fit_vec: &s_vec,
                 sdim: 2,

@@ -4,6 +4,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::checkpoint;
 use super::config::{Config, Likelihood};
+use super::encoder::Encoder;
 use super::frame::Frame;
 use super::likelihood::Target;
 use super::pairs::PairSet;
@@ -98,7 +99,7 @@ fn check_finite_rows(t: &Tensor, what: &str) -> Result<()> {
     Ok(())
 }
 
-fn to_array(t: &Tensor) -> Result<Array2<f64>> {
+pub(crate) fn to_array(t: &Tensor) -> Result<Array2<f64>> {
     let size = t.size();
     let (r, c) = (size[0] as usize, size[1] as usize);
     let v = Vec::<f64>::try_from(
@@ -189,40 +190,6 @@ fn target(inp: &Inputs) -> Target {
     }
 }
 
-/// Encoder means, log-variances and the scale, in double precision from the stored weights:
-/// a cell's result then does not depend on which other cells share the batch (f32 GEMMs sum in
-/// a batch-size-dependent order), so predict() on any subset reproduces the fitted coordinates.
-/// `x32` is the f32 training input, widened, so that fit and predict see the same values.
-fn encode_f64(
-    cfg: &Config,
-    weights: &[u8],
-    x32: &Tensor,
-    device: Device,
-) -> Result<(Tensor, Tensor, f64)> {
-    let (mut vs, model) = checkpoint::load(cfg, weights, device)?;
-    vs.double();
-    let scale = model.scale().double_value(&[]);
-    let n = x32.size()[0];
-    let starts: Vec<i64> = if n == 0 {
-        vec![0]
-    } else {
-        (0..n).step_by(ROW_CHUNK).collect()
-    };
-    // a chunk at a time: an f64 copy of every cell's expression would double the input's memory
-    let (mus, logvars): (Vec<Tensor>, Vec<Tensor>) = starts
-        .iter()
-        .map(|&start| {
-            let len = (ROW_CHUNK as i64).min(n - start);
-            let chunk = x32
-                .narrow(0, start, len)
-                .to_device(device)
-                .to_kind(Kind::Double);
-            tch::no_grad(|| model.encode(&chunk))
-        })
-        .unzip();
-    Ok((Tensor::cat(&mus, 0), Tensor::cat(&logvars, 0), scale))
-}
-
 fn finish(
     cfg: &Config,
     trained: Trained,
@@ -233,7 +200,9 @@ fn finish(
     refit: bool,
 ) -> Result<FitOutput> {
     let weights = checkpoint::save(&trained.vs)?;
-    let (mu, _, scale) = encode_f64(cfg, &weights, xt, device)?;
+    let encoder = Encoder::load(cfg.clone(), &weights, frame.clone(), device)?;
+    let (mu, _) = encoder.encode(xt);
+    let scale = encoder.scale();
     let latent = to_array(&mu)?;
     if refit {
         frame.fit_projection(latent.view())?;
@@ -304,61 +273,15 @@ pub fn finetune(
     finish(cfg, trained, frame.clone(), &tgt.x, coords, device, false)
 }
 
-/// Encode new cells with a stored model and place them in the reference frame; with
-/// `n_samples > 0`, also draw that many latent samples per cell and report their spread.
-pub fn predict(
-    cfg: &Config,
-    weights: &[u8],
-    frame: &Frame,
-    x: ArrayView2<f64>,
-    n_samples: usize,
-    seed: u64,
-    device: Device,
-) -> Result<Prediction> {
-    if x.ncols() != cfg.n_genes {
-        return Err(DpvaeError::Input(format!(
-            "the model was trained on {} genes but the new data have {}",
-            cfg.n_genes,
-            x.ncols()
-        )));
-    }
-    check_finite(x.view(), "the expression matrix")?;
-    let _exclusive = train::exclusive(cfg.num_threads);
-    let (mu, logvar, scale) = encode_f64(cfg, weights, &to_tensor(x), device)?;
-    let latent = to_array(&mu)?;
-    let coords = frame.to_reference(frame.latent_to_std(latent.view(), scale)?.view())?;
-    let uncertainty = if n_samples > 0 {
-        tch::manual_seed(seed as i64);
-        let sd = (&logvar * 0.5).exp();
-        let mut sq = vec![0.0; x.nrows()];
-        for _ in 0..n_samples {
-            let z = tch::no_grad(|| &mu + Tensor::randn_like(&mu) * &sd);
-            let pos =
-                frame.to_reference(frame.latent_to_std(to_array(&z)?.view(), scale)?.view())?;
-            for (acc, (a, b)) in sq.iter_mut().zip(pos.outer_iter().zip(coords.outer_iter())) {
-                *acc += (&a - &b).iter().map(|v| v * v).sum::<f64>();
-            }
-        }
-        Some(
-            sq.into_iter()
-                .map(|v| (v / n_samples as f64).sqrt())
-                .collect(),
-        )
-    } else {
-        None
-    };
-    Ok(Prediction {
-        latent,
-        coords,
-        uncertainty,
-    })
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::metrics::procrustes::procrustes;
     use ndarray::Array2;
+
+    fn encoder(c: &Config, out: &FitOutput) -> Encoder {
+        Encoder::load(c.clone(), &out.weights, out.frame.clone(), Device::Cpu).unwrap()
+    }
 
     /// Genes that are smooth functions of position: expression determines location.
     fn toy(n: usize) -> (Array2<f64>, Array2<f64>) {
@@ -468,7 +391,7 @@ mod tests {
         let a = run(&x, &s, &c).unwrap();
         let b = run(&x, &s, &c).unwrap();
         assert_eq!(a.prediction.coords, b.prediction.coords);
-        let p = predict(&c, &a.weights, &a.frame, x.view(), 0, 1, Device::Cpu).unwrap();
+        let p = encoder(&c, &a).predict(x.view(), 0, 1, 1).unwrap();
         assert_eq!(p.coords, a.prediction.coords);
     }
 
@@ -612,7 +535,7 @@ mod tests {
             let first = out.history.first().unwrap().recon;
             let last = out.history.last().unwrap().recon;
             assert!(last < first, "{lik:?}: recon {first} -> {last}");
-            let p = predict(&c, &out.weights, &out.frame, x.view(), 0, 1, Device::Cpu).unwrap();
+            let p = encoder(&c, &out).predict(x.view(), 0, 1, 1).unwrap();
             assert_eq!(p.coords, out.prediction.coords);
         }
         let bad = counts.mapv(|v| v + 0.5);
@@ -646,7 +569,7 @@ mod tests {
             .unwrap()
             .disparity;
         assert!(e < 0.3, "{e}");
-        let p = predict(&c, &out.weights, &out.frame, x.view(), 20, 3, Device::Cpu).unwrap();
+        let p = encoder(&c, &out).predict(x.view(), 20, 3, 1).unwrap();
         assert_eq!(p.coords, out.prediction.coords);
         let u = p.uncertainty.unwrap();
         assert!(u.iter().all(|v| v.is_finite() && *v > 0.0));

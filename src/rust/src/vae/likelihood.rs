@@ -16,6 +16,24 @@ pub struct Target {
 }
 
 impl Target {
+    /// The same tensors (no copy).
+    pub fn shallow_clone(&self) -> Target {
+        Target {
+            x: self.x.shallow_clone(),
+            counts: self.counts.as_ref().map(Tensor::shallow_clone),
+            log_lib: self.log_lib.as_ref().map(Tensor::shallow_clone),
+        }
+    }
+
+    /// Every part on `device` (no copy when it is there already).
+    pub fn to_device(&self, device: tch::Device) -> Target {
+        Target {
+            x: self.x.to_device(device),
+            counts: self.counts.as_ref().map(|c| c.to_device(device)),
+            log_lib: self.log_lib.as_ref().map(|l| l.to_device(device)),
+        }
+    }
+
     /// The rows `idx` of every part.
     pub fn rows(&self, idx: &Tensor) -> Target {
         Target {

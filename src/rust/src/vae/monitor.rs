@@ -5,6 +5,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::config::DpLoss;
 use super::dpkernel;
+use super::fit_rows::FitRows;
 use super::model::Dpvae;
 use super::pairs::{group_members, pair_tensors, PairSet};
 
@@ -13,6 +14,8 @@ use super::pairs::{group_members, pair_tensors, PairSet};
 /// constrains local distances, so global stress would not reflect what it trains).
 pub struct Monitor {
     idx: Tensor,
+    /// Rows of the expression the monitor reads (`idx`, unless the cells are read through a map).
+    x_idx: Tensor,
     pairs: MonitorPairs,
     ds: Tensor,
     /// Coordinates of the monitored cells (row-major) when the fused CPU kernel computes the
@@ -67,6 +70,7 @@ impl Monitor {
             Vec::new()
         };
         let mut m = Monitor {
+            x_idx: idx.shallow_clone(),
             idx,
             pairs: mp,
             ds: Tensor::zeros([1], (Kind::Float, device)),
@@ -75,6 +79,12 @@ impl Monitor {
         };
         m.ds = m.distances(&sm);
         m
+    }
+
+    /// The monitored cells index training rows: read their expression from the whole input.
+    pub fn reading(mut self, fit: &FitRows) -> Monitor {
+        self.x_idx = fit.input_rows(&self.idx);
+        self
     }
 
     fn distances(&self, x: &Tensor) -> Tensor {
@@ -99,7 +109,7 @@ impl Monitor {
     /// sqrt(Σ(d_z/c − d_s)² / Σ d_s²) over the monitored pairs: the training history's stress.
     pub fn monitor_stress(&self, model: &Dpvae, x: &Tensor, c: f64) -> f64 {
         tch::no_grad(|| {
-            let (mu, _) = model.encode(&x.index_select(0, &self.idx));
+            let (mu, _) = model.encode(&x.index_select(0, &self.x_idx));
             let zdims = mu.size()[1] as usize;
             let sdims = self.sdims;
             if !self.s_vec.is_empty() && dpkernel::supported(zdims, sdims) {
@@ -129,7 +139,7 @@ impl Monitor {
     /// c = median(‖mu_i − mu_j‖ / ‖s_i − s_j‖) over the monitored pairs.
     pub fn median_ratio(&self, model: &Dpvae, x: &Tensor) -> f64 {
         tch::no_grad(|| {
-            let (mu, _) = model.encode(&x.index_select(0, &self.idx));
+            let (mu, _) = model.encode(&x.index_select(0, &self.x_idx));
             let dz = self.latent_distances(&mu);
             let ok = self.ds.gt(0.0);
             let r = dz.masked_select(&ok) / self.ds.masked_select(&ok);

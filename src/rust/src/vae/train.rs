@@ -10,6 +10,7 @@ use super::config::{Config, DpLatent, DpLoss, Likelihood};
 use super::dp_term::{Batch, DpContext};
 use super::dpkernel;
 use super::early_stop::{snapshot, EarlyStopping, Snapshot};
+use super::fit_rows::FitRows;
 use super::gaussian_fused::{self, TargetStats};
 use super::likelihood::{reconstruction, Target};
 use super::loss;
@@ -123,12 +124,13 @@ pub fn train(
     // The caller holds `exclusive()`: libtorch's generator and thread count are global.
     tch::manual_seed(cfg.seed as i64);
 
+    let on_device = target.to_device(device);
     let TrainingCells {
         val,
-        tgt,
+        fit,
         s_fit,
         pairs_fit,
-    } = training_cells(target, s, pairs, cfg.validation, device)?;
+    } = training_cells(&on_device, s, pairs, cfg.validation, device)?;
     let n = s_fit.size()[0] as usize;
 
     let vs = nn::VarStore::new(device);
@@ -142,7 +144,8 @@ pub fn train(
     let full = cfg.batch_size == 0 || cfg.batch_size >= n;
 
     let (init_monitor, stop_monitor) = monitors(cfg, &s_fit, &pairs_fit, s, pairs, &val, device);
-    let x_all = target.x.to_device(device);
+    let init_monitor = init_monitor.reading(&fit);
+    let x_all = &on_device.x;
     let sdim = s.size()[1] as usize;
     let (use_kernel, s_fit_vec) = kernel_inputs(cfg, use_dp, device, &pairs_fit, &s_fit)?;
     let full_rows: Vec<i64> = (0..n as i64).collect();
@@ -153,7 +156,7 @@ pub fn train(
     let dp = DpContext {
         cfg,
         pairs: &pairs_fit,
-        x_fit: &tgt.x,
+        fit: &fit,
         s_fit: &s_fit,
         s_fit_vec: &s_fit_vec,
         sdim,
@@ -172,14 +175,20 @@ pub fn train(
         && stop_monitor.is_none()
         && cfg.dp_loss == DpLoss::Squared
         && cfg.dp_latent == DpLatent::Mean;
-    let full_stats = (fused && full).then(|| TargetStats::of(&tgt.x));
+    // one full batch: the training rows gathered once
+    let full_tgt = full.then(|| fit.whole());
+    let full_stats = full_tgt
+        .as_ref()
+        .filter(|_| fused)
+        .map(|t| TargetStats::of(&t.x));
 
     let run = Run {
         cfg,
         model: &model,
         vs: &vs,
         dp,
-        tgt: &tgt,
+        fit: &fit,
+        full_tgt: full_tgt.as_ref(),
         s_fit: &s_fit,
         full_stats: full_stats.as_ref(),
         full_rows: &full_rows,
@@ -191,7 +200,7 @@ pub fn train(
     let mut stop = EarlyStopping::new();
     let mut interrupted = false;
     let mut epochs_run = 0;
-    let init_scale = |model: &Dpvae| start_scale(model, cfg.scale, &init_monitor, &tgt.x);
+    let init_scale = |model: &Dpvae| start_scale(model, cfg.scale, &init_monitor, x_all);
 
     for epoch in 1..=cfg.epochs {
         if epoch == cfg.warmup + 1 && init.is_none() {
@@ -205,8 +214,8 @@ pub fn train(
             let value = pass.start_stress.unwrap_or_else(|| {
                 let c = model.scale().double_value(&[]);
                 match &stop_monitor {
-                    Some(m) => m.monitor_stress(&model, &x_all, c),
-                    None => init_monitor.monitor_stress(&model, &tgt.x, c),
+                    Some(m) => m.monitor_stress(&model, x_all, c),
+                    None => init_monitor.monitor_stress(&model, x_all, c),
                 }
             });
             stop.record(epoch, value, || {
@@ -248,8 +257,10 @@ struct Run<'a> {
     model: &'a Dpvae,
     vs: &'a nn::VarStore,
     dp: DpContext<'a>,
-    /// Target and standardised coordinates of the training cells (validation cells removed).
-    tgt: &'a Target,
+    /// Target and standardised coordinates of the training cells (validation cells removed); the
+    /// target gathered once when every batch is the full one.
+    fit: &'a FitRows<'a>,
+    full_tgt: Option<&'a Target>,
     s_fit: &'a Tensor,
     /// The full batch's target statistics, computed once (fused Gaussian term).
     full_stats: Option<&'a TargetStats>,
@@ -340,16 +351,20 @@ impl Run<'_> {
         mut before_step: impl FnMut(f64),
     ) -> Result<BatchValues> {
         let cfg = self.cfg;
-        let (tb, sb) = if self.dp.full {
-            (None, None)
-        } else {
-            let idx = Tensor::from_slice(rows).to_device(self.device);
-            (
-                Some(self.tgt.rows(&idx)),
-                Some(self.s_fit.index_select(0, &idx)),
-            )
+        let (tb, sb) = match self.full_tgt {
+            Some(_) => (None, None),
+            None => {
+                let idx = Tensor::from_slice(rows).to_device(self.device);
+                (
+                    Some(self.fit.rows(&idx)),
+                    Some(self.s_fit.index_select(0, &idx)),
+                )
+            }
         };
-        let tb = tb.as_ref().unwrap_or(self.tgt);
+        let tb = tb
+            .as_ref()
+            .or(self.full_tgt)
+            .expect("a batch or the full batch");
         let sb = sb.as_ref().unwrap_or(self.s_fit);
         let r = reconstruction_step(self.model, tb, self.full_stats, cfg);
         let kl = loss::kl_divergence(&r.mu, &r.logvar, cfg.n_genes);
@@ -400,37 +415,34 @@ impl Run<'_> {
     }
 }
 
-/// The cells training steps on: validation cells removed, moved to `device`, the mask renumbered.
-struct TrainingCells {
+/// The cells training steps on: validation cells removed (read through their rows, not copied), the
+/// coordinates moved to `device`, the mask renumbered.
+struct TrainingCells<'a> {
     /// The held-out cells (indices into all cells).
     val: Vec<usize>,
-    tgt: Target,
+    fit: FitRows<'a>,
     s_fit: Tensor,
     pairs_fit: PairSet,
 }
 
-fn training_cells(
-    target: &Target,
+/// `target` is on `device` already.
+fn training_cells<'a>(
+    target: &'a Target,
     s: &Tensor,
     pairs: &PairSet,
     validation: f64,
     device: Device,
-) -> Result<TrainingCells> {
+) -> Result<TrainingCells<'a>> {
     let n_all = target.x.size()[0] as usize;
     let (val, fit_rows) = split_validation(n_all, validation);
     let fit_idx = Tensor::from_slice(&fit_rows.iter().map(|&v| v as i64).collect::<Vec<_>>());
-    let tgt = target.rows(&fit_idx);
-    let tgt = Target {
-        x: tgt.x.to_device(device),
-        counts: tgt.counts.map(|c| c.to_device(device)),
-        log_lib: tgt.log_lib.map(|l| l.to_device(device)),
-    };
+    let fit = FitRows::new(target, &fit_rows, device);
     let s_fit = s.index_select(0, &fit_idx).to_device(device);
     let pairs_fit = pairs.subset(&fit_rows, n_all);
     pairs_fit.validate(fit_rows.len())?;
     Ok(TrainingCells {
         val,
-        tgt,
+        fit,
         s_fit,
         pairs_fit,
     })

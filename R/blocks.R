@@ -16,6 +16,23 @@ block_cells <- function(call = rlang::caller_call()) {
 # with a large input, gigabytes of finished blocks.
 between_blocks <- function() invisible(gc(verbose = FALSE))
 
+# On-disk input (DelayedArray: HDF5Array, TileDB, ...) is never realised whole: every step reads it in
+# blocks of cells through cell_block().
+is_delayed <- function(x) methods::is(x, "DelayedArray")
+
+# Cells `cells` of x: x itself when that is all of it; still on disk for a DelayedArray.
+subset_cells <- function(x, cells) {
+  if (length(cells) == ncol(x) && all(cells == seq_len(ncol(x)))) return(x)
+  x[, cells, drop = FALSE]
+}
+
+# Cells `cells` of x in memory (a matrix or dgCMatrix). Blocks of a DelayedArray are realised as dgCMatrix,
+# so an on-disk copy of a dgCMatrix gives the same numbers as the dgCMatrix itself.
+cell_block <- function(x, cells) {
+  xb <- subset_cells(x, cells)
+  if (is_delayed(xb)) methods::as(xb, "dgCMatrix") else xb
+}
+
 # Consecutive index blocks covering 1..n.
 cell_blocks <- function(n, size) {
   if (n == 0L) return(list())
@@ -42,14 +59,14 @@ check_bpparam <- function(BPPARAM, call = rlang::caller_call()) {
 # environment, `x` included, to every worker); each worker receives only its block and `...`.
 over_cell_blocks <- function(x, fun, ..., BPPARAM = NULL, call = rlang::caller_call()) {
   blocks <- cell_blocks(ncol(x), block_cells(call = call))
-  if (length(blocks) == 1L) return(list(fun(x, 1L, ...))) # the usual case: no copy of x
+  if (length(blocks) == 1L) return(list(fun(cell_block(x, blocks[[1]]), 1L, ...))) # usually no copy of x
   if (is.null(BPPARAM)) {
     return(lapply(seq_along(blocks), function(b) {
       if (b > 1L) between_blocks()
-      fun(x[, blocks[[b]], drop = FALSE], b, ...)
+      fun(cell_block(x, blocks[[b]]), b, ...)
     }))
   }
-  parts <- lapply(seq_along(blocks), function(b) list(x = x[, blocks[[b]], drop = FALSE], b = b))
+  parts <- lapply(seq_along(blocks), function(b) list(x = cell_block(x, blocks[[b]]), b = b))
   BiocParallel::bplapply(parts, run_block, fun = fun, ..., BPPARAM = BPPARAM)
 }
 

@@ -141,8 +141,11 @@ dpvae_fit.default <- function(x, coords, ..., n_genes = 2000, normalize = c("aut
 training_data <- function(x, pp, likelihood) {
   out <- list(x = expression_source(x, pp), counts = NULL, library = NULL)
   if (likelihood != "gaussian") {
-    out$counts <- as.matrix(Matrix::t(x[pp$genes, , drop = FALSE]))
-    out$library <- as.numeric(Matrix::colSums(x))
+    counts <- x[pp$genes, , drop = FALSE]
+    if (is_delayed(counts)) counts <- methods::as(counts, "dgCMatrix")
+    out$counts <- as.matrix(Matrix::t(counts))
+    out$library <- unlist(lapply(cell_blocks(ncol(x), block_cells()),
+                                 function(cells) as.numeric(Matrix::colSums(cell_block(x, cells)))))
   }
   out
 }

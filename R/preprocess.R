@@ -5,10 +5,12 @@
 as_expression <- function(x, call = rlang::caller_call()) {
   if (methods::is(x, "Matrix") && !methods::is(x, "dgCMatrix")) x <- methods::as(x, "CsparseMatrix")
   if (is.data.frame(x)) x <- as.matrix(x)
-  if (!is.matrix(x) && !methods::is(x, "dgCMatrix")) {
-    dpvae_abort("Expression must be a genes x cells matrix or dgCMatrix, not {.cls {class(x)}}.", call = call)
+  if (!is.matrix(x) && !methods::is(x, "dgCMatrix") && !(is_delayed(x) && length(dim(x)) == 2L)) {
+    dpvae_abort("Expression must be a genes x cells matrix, dgCMatrix or DelayedMatrix, not {.cls {class(x)}}.",
+                call = call)
   }
-  if (!is.numeric(if (is.matrix(x)) x else x@x)) {
+  numeric <- if (is_delayed(x)) DelayedArray::type(x) %in% c("double", "integer") else is.numeric(if (is.matrix(x)) x else x@x)
+  if (!numeric) {
     dpvae_abort("The expression matrix must be numeric.", call = call)
   }
   if (is.null(rownames(x))) {
@@ -29,19 +31,28 @@ is_count_matrix <- function(x) {
   all_values(x, function(v) all(v >= 0) && all(v == round(v)))
 }
 
-# TRUE if `test(values)` holds for every chunk of the stored values of x (a matrix or dgCMatrix): the
-# logical temporaries stay the size of a chunk, whatever the size of x.
+# `f(values)` on consecutive chunks of the stored values of x (a matrix, a dgCMatrix, or a DelayedMatrix read
+# one block of cells at a time), a list of the results; stops after a result identical to `stop_at`. The
+# temporaries stay the size of a chunk, whatever the size of x.
 VALUE_CHUNK <- 2^22
-all_values <- function(x, test, chunk = VALUE_CHUNK) {
-  v <- if (is.matrix(x)) x else x@x
-  n <- length(v)
-  if (n <= chunk) return(test(v))
-  for (start in seq(1, n, by = chunk)) {
-    if (start > 1) between_blocks()
-    if (!test(v[start:min(n, start + chunk - 1)])) return(FALSE)
+value_chunks <- function(x, f, stop_at = NULL, chunk = VALUE_CHUNK) {
+  results <- list()
+  parts <- if (is_delayed(x)) cell_blocks(ncol(x), block_cells()) else list(NULL)
+  for (cells in parts) {
+    m <- if (is.null(cells)) x else cell_block(x, cells)
+    v <- if (is.matrix(m)) m else m@x
+    n <- length(v)
+    for (start in if (n <= chunk) 1 else seq(1, n, by = chunk)) {
+      if (length(results)) between_blocks()
+      results[[length(results) + 1L]] <- r <- f(if (n <= chunk) v else v[start:min(n, start + chunk - 1)])
+      if (identical(r, stop_at)) return(results)
+    }
   }
-  TRUE
+  results
 }
+
+# TRUE if `test(values)` holds for every chunk of the stored values of x.
+all_values <- function(x, test, chunk = VALUE_CHUNK) all(unlist(value_chunks(x, test, stop_at = FALSE, chunk)))
 
 # Library-size normalisation + log1p; `rows`: only these genes of the result (library sizes use all genes).
 lognormalise <- function(x, target_sum, rows = NULL) {
@@ -62,16 +73,17 @@ row_mean_var <- function(x) {
   list(mean = m, var = pmax(ex2 - m^2, 0) * n / max(n - 1, 1))
 }
 
-# row_mean_var() of the normalised expression (lognormalise() when `lognorm`), accumulated over cell
-# blocks: no copy of all of x. One block (the usual case) computes exactly what row_mean_var() does.
-normalised_mean_var <- function(x, lognorm, target_sum) {
+# row_mean_var() of the normalised expression (lognormalise() when `lognorm`; genes `rows`, default all),
+# accumulated over cell blocks: no copy of all of x. One block (the usual case) computes exactly what
+# row_mean_var() does.
+normalised_mean_var <- function(x, lognorm, target_sum, rows = NULL) {
   blocks <- cell_blocks(ncol(x), block_cells())
   normalised <- function(cells) {
-    xb <- if (length(blocks) == 1L) x else x[, cells, drop = FALSE]
-    if (lognorm) lognormalise(xb, target_sum) else xb
+    xb <- cell_block(x, cells)
+    if (lognorm) lognormalise(xb, target_sum, rows) else if (is.null(rows)) xb else xb[rows, , drop = FALSE]
   }
   if (length(blocks) == 1L) return(row_mean_var(normalised(blocks[[1]])))
-  sums <- sq <- numeric(nrow(x))
+  sums <- sq <- numeric(if (is.null(rows)) nrow(x) else length(rows))
   for (b in seq_along(blocks)) {
     if (b > 1L) between_blocks()
     y <- normalised(blocks[[b]])
@@ -109,8 +121,7 @@ fit_preprocess <- function(x, n_genes = 2000L, normalize = "auto", target_sum = 
 # silently skip log-normalisation.
 check_negative_counts <- function(x, call = rlang::caller_call()) {
   if (all_values(x, function(v) all(v >= 0)) || !all_values(x, function(v) all(v == round(v)))) return(invisible())
-  v <- if (is.matrix(x)) x else x@x
-  negative <- sum(v < 0)
+  negative <- sum(unlist(value_chunks(x, function(v) sum(v < 0))))
   if (negative > 0) {
     dpvae_abort(c("The expression matrix holds whole numbers like counts, but {negative} of them {?is/are} negative.",
                   i = "Fix the counts, or say how to treat them: {.code normalize = \"none\"} uses the values as given."),
@@ -122,9 +133,9 @@ check_negative_counts <- function(x, call = rlang::caller_call()) {
 # sds of normalised values: silently wrong positions. Models from before `counts_given` was stored skip this.
 check_same_scale <- function(x, pp, call = rlang::caller_call()) {
   if (pp$lognorm || !isFALSE(pp$counts_given) || !is_count_matrix(x)) return(invisible())
-  v <- if (is.matrix(x)) x else x@x
-  if (length(v) && max(v) > 1) {
-    dpvae_abort(c("The model was trained on normalised values, but the new data look like raw counts (whole numbers up to {max(v)}).",
+  largest <- max(unlist(value_chunks(x, function(v) if (length(v)) max(v) else -Inf)))
+  if (largest > 1) {
+    dpvae_abort(c("The model was trained on normalised values, but the new data look like raw counts (whole numbers up to {largest}).",
                   i = "Normalise them as the training data were (e.g. the same log-normalisation), or refit on counts."),
                 call = call)
   }
@@ -171,7 +182,7 @@ transform_expression <- function(x, pp, scaling = "model") {
   for (b in seq_along(blocks)) {
     if (b > 1L) between_blocks()
     cells <- blocks[[b]]
-    y <- selected_genes(x[, cells, drop = FALSE], pp, idx[found])
+    y <- selected_genes(cell_block(x, cells), pp, idx[found])
     out[cells, found] <- (y - rep(pp$mean[found], each = length(cells))) / rep(sds[found], each = length(cells))
   }
   out
@@ -185,8 +196,7 @@ selected_genes <- function(x, pp, rows) {
 
 # The data's own means and sds of the model's genes (0 for genes it lacks), without densifying.
 own_gene_stats <- function(x, pp, idx, found) {
-  rows <- idx[found]
-  mv <- row_mean_var(if (pp$lognorm) lognormalise(x, pp$target_sum, rows) else x[rows, , drop = FALSE])
+  mv <- normalised_mean_var(x, pp$lognorm, pp$target_sum, rows = idx[found])
   mean <- sd <- numeric(length(pp$genes))
   mean[found] <- mv$mean
   sd[found] <- sqrt(mv$var)
@@ -198,7 +208,7 @@ own_gene_stats <- function(x, pp, idx, found) {
 # cells (the map's axes).
 expression_source <- function(x, pp) {
   blocks <- cell_blocks(ncol(x), block_cells())
-  cells <- function(i) if (length(i) == ncol(x) && identical(i, seq_len(ncol(x)))) x else x[, i, drop = FALSE]
+  cells <- function(i) subset_cells(x, i) # transform_expression() reads it in blocks
   list(n = as.numeric(ncol(x)), genes = as.numeric(length(pp$genes)), blocks = as.numeric(length(blocks)),
        names = colnames(x),
        fetch = function(b) {

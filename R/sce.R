@@ -28,10 +28,9 @@ sce_expression <- function(x, assay.type = "counts", call = rlang::caller_call()
                 call = call)
   }
   m <- SummarizedExperiment::assay(x, assay.type, withDimnames = TRUE)
-  if (!is.matrix(m) && !methods::is(m, "Matrix")) {
-    # DelayedArray, HDF5Array, ...: realise as sparse (only the selected genes are densified later)
+  if (!is.matrix(m) && !methods::is(m, "Matrix") && !is_delayed(m)) {
     m <- tryCatch(methods::as(m, "dgCMatrix"), error = function(e) as.matrix(m))
-  }
+  } # a DelayedArray (HDF5Array, ...) stays on disk and is read in blocks of cells (R/blocks.R)
   if (nrow(m) == 0L || ncol(m) == 0L) {
     dpvae_abort("Assay {.val {assay.type}} is empty ({nrow(m)} genes x {ncol(m)} cells).", call = call)
   }

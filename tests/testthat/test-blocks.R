@@ -64,3 +64,40 @@ test_that("dpvae_reconstruct(model =) encodes on workers with the serial result"
   expect_equal(forked, serial, tolerance = 1e-12)
   expect_error(dpvae_reconstruct(mob$counts, model = fit, BPPARAM = list()), class = "dpvae_error_input")
 })
+
+test_that("an HDF5-backed matrix or SCE is read in blocks and gives the in-memory result", {
+  skip_if_not_installed("HDF5Array")
+  skip_if_not_installed("SingleCellExperiment")
+  h5 <- HDF5Array::writeHDF5Array(mob$counts, filepath = tempfile(fileext = ".h5"), name = "counts",
+                                  with.dimnames = TRUE)
+  expect_true(dpvae:::is_delayed(h5))
+  old <- options(dpvae.block_cells = 50)
+  on.exit(options(old))
+  args <- c(list(coords = mob$coords, seed = 3), modifyList(quick_fit_args, list(epochs = 20)))
+  in_memory <- do.call(dpvae_fit, c(list(mob$counts), args))
+  seen <- new.env()
+  seen$widest <- 0
+  trace("cell_block", bquote(assign("widest", max(get("widest", .(seen)), length(cells)), envir = .(seen))), print = FALSE,
+        where = asNamespace("dpvae"))
+  on_disk <- tryCatch(do.call(dpvae_fit, c(list(h5), args)),
+                      finally = untrace("cell_block", where = asNamespace("dpvae")))
+  expect_identical(on_disk$fitted_coords, in_memory$fitted_coords)
+  expect_identical(on_disk$preprocess, in_memory$preprocess)
+  expect_lte(seen$widest, 50) # never more than a block of cells read at once
+  expect_identical(predict(on_disk, h5, n_samples = 2, seed = 4), predict(in_memory, mob$counts, n_samples = 2, seed = 4))
+  sce <- SingleCellExperiment::SingleCellExperiment(assays = list(counts = h5),
+                                                   colData = S4Vectors::DataFrame(x = mob$coords[, 1], y = mob$coords[, 2]))
+  expect_true(dpvae:::is_delayed(SummarizedExperiment::assay(sce, "counts")))
+  from_sce <- do.call(dpvae_fit, c(list(sce), args[-1]))
+  expect_identical(unname(from_sce$fitted_coords), unname(in_memory$fitted_coords))
+})
+
+test_that("the block size does not change a fit", {
+  args <- c(list(mob$counts, mob$coords, seed = 3), modifyList(quick_fit_args, list(epochs = 20)))
+  whole <- do.call(dpvae_fit, args)
+  old <- options(dpvae.block_cells = 40)
+  on.exit(options(old))
+  blocked <- do.call(dpvae_fit, args)
+  expect_equal(blocked$fitted_coords, whole$fitted_coords, tolerance = 1e-12)
+  expect_equal(blocked$preprocess, whole$preprocess, tolerance = 1e-12)
+})

@@ -36,7 +36,8 @@ test_that("standardisation and the map's profiles work in cell blocks: the block
   old <- options(dpvae.block_cells = 37)
   on.exit(options(old))
   expect_identical(dpvae:::transform_expression(mob$counts, pp), whole)
-  expect_identical(dpvae:::transform_expression(mob$counts, pp, scaling = "data"), own)
+  # the data's own gene statistics are sums over blocks: equal to the last bits
+  expect_equal(dpvae:::transform_expression(mob$counts, pp, scaling = "data"), own, tolerance = 1e-12)
   source <- dpvae:::expression_source(mob$counts, pp)
   expect_gt(source$blocks, 1)
   expect_identical(do.call(rbind, lapply(seq_len(source$blocks), source$fetch)), whole)

@@ -1,12 +1,17 @@
 # Peak memory and time of each step of dpvae_fit() on real data tiled to size (peak RSS reset between steps
 # through /proc/self/clear_refs), then predict() with uncertainty samples on every cell.
-# Usage: Rscript bench/scale_steps.R CELLS [SET] [N_GENES] [THREADS]   (repository root, ../shared beside it)
+# Usage: Rscript bench/scale_steps.R CELLS [SET] [N_GENES] [THREADS] [memory|hdf5]   (repository root, ../shared beside it)
+#   hdf5: the tiled matrix is written to an HDF5 file (HDF5Array::writeHDF5Array: integer counts, chunks of
+#         1000 cells, gzip level 1, in $TMPDIR), dropped from memory, and every step reads it from disk (an
+#         HDF5Matrix, a DelayedMatrix). (writeTENxMatrix fails with Debian 12's rhdf5.)
+# Env: DPVAE_SCALE_COORDS=FILE.rds saves the fit's coordinates (to compare in-memory and HDF5 runs).
 suppressPackageStartupMessages({ library(dpvae); library(Matrix) })
 args <- commandArgs(TRUE)
 n <- as.integer(args[1])
 set <- if (length(args) > 1) args[2] else "giotto_visium_brain_dg"
 n_genes <- as.integer(if (length(args) > 2) args[3] else 500)
 threads <- as.integer(if (length(args) > 3) args[4] else 1)
+mode <- if (length(args) > 4) args[5] else "memory"
 status <- function(field) as.numeric(sub("\\D+(\\d+).*", "\\1", grep(field, readLines("/proc/self/status"), value = TRUE))) / 1024
 step <- function(label, expr) {
   gc(); writeLines("5", "/proc/self/clear_refs"); r0 <- status("VmRSS"); t0 <- proc.time()[[3]]
@@ -38,10 +43,22 @@ X <- tile_columns(X, reps, n)
 S <- do.call(rbind, lapply(seq_len(reps) - 1, function(r) sweep(S, 2, c(r * width, rep(0, ncol(S) - 1)), `+`)))[seq_len(n), , drop = FALSE]
 S <- S + stats::rnorm(length(S), sd = 0.1 * spacing)
 colnames(X) <- rownames(S) <- paste0("c", seq_len(n))
+genes <- rownames(X)
 cat(sprintf("%s tiled to %d cells x %d genes (%.0f M non-zeros, %.0f MB), %d thread(s)\n\n", set, n, nrow(X),
             length(X@x) / 1e6, as.numeric(object.size(X)) / 2^20, threads))
+if (mode == "hdf5") {
+  h5 <- tempfile(fileext = ".h5")
+  t0 <- proc.time()[[3]]
+  X <- HDF5Array::writeHDF5Array(X, h5, name = "counts", H5type = "H5T_NATIVE_INT32",
+                                 chunkdim = c(nrow(X), 1000L), level = 1L, as.sparse = TRUE)
+  gc()
+  dimnames(X) <- list(genes, rownames(S))
+  cat(sprintf("written to %s (%.0f MB on disk) in %.0f s; the matrix is now read from there\n\n", h5,
+              file.size(h5) / 2^20, proc.time()[[3]] - t0))
+}
 cat("| step | seconds | peak RSS (MB) | RSS before (MB) |\n|---|---|---|---|\n")
 fit <- step("dpvae_fit, 1 epoch (minibatch 1024)", dpvae_fit(X, S, n_genes = n_genes, epochs = 1, warmup = 1, seed = 1,
                                               verbose = FALSE, num.threads = threads))
 cat(sprintf("| (of which training + calibration, fit$seconds) | %.1f | | |\n", fit$seconds))
+if (nzchar(Sys.getenv("DPVAE_SCALE_COORDS"))) saveRDS(fit$fitted_coords, Sys.getenv("DPVAE_SCALE_COORDS"))
 pred <- step("predict(n_samples = 10)", predict(fit, X, n_samples = 10, seed = 1, num.threads = threads))

@@ -15,8 +15,10 @@
 #' standardised (centred, one isotropic scale), so it does not depend on the
 #' coordinate units either. `lambda = 0` gives the plain VAE baseline.
 #'
-#' @param x Expression, genes x cells: a matrix or `dgCMatrix` of raw counts
-#'   (log-normalised internally) or of normalised values; or a Seurat object.
+#' @param x Expression, genes x cells: a matrix, `dgCMatrix` or on-disk
+#'   `DelayedMatrix` (e.g. HDF5-backed; read in blocks of cells, never whole)
+#'   of raw counts (log-normalised internally) or of normalised values; or a
+#'   Seurat, SingleCellExperiment or SpatialExperiment object.
 #' @param coords Spatial coordinates, a cells x 2 or 3 numeric matrix (row
 #'   names matched to cells when present). For Seurat objects, meta.data
 #'   column names or `NULL` to find them. Cells whose row is `NA` are not used

@@ -6,7 +6,8 @@
 #' with the training parameters (genes matched by name).
 #'
 #' @param object A `dpvae_model` from [dpvae_fit()].
-#' @param newdata Expression, genes x cells (matrix or `dgCMatrix`), or a
+#' @param newdata Expression, genes x cells (matrix, `dgCMatrix` or on-disk
+#'   `DelayedMatrix`, read in blocks), or a
 #'   Seurat, SingleCellExperiment or SpatialExperiment object. Missing: the
 #'   training cells.
 #' @param type `"coords"` (cells x spatial dims), `"latent"` (encoder

@@ -28,11 +28,8 @@ seurat_expression <- function(object, assay = NULL, layer = "counts", call = rla
       dpvae_abort(c("Assay {.val {assay}} has no layer {.val {layer}}.",
                     i = "Choose one of {.val {have}} with {.arg layer}."), call = call)
     }
-    if (length(layers) > 1L) {
-      dpvae_abort(c("Layer {.val {layer}} is split into {length(layers)} layers ({.val {layers}}).",
-                    i = "Join them first: {.code object <- SeuratObject::JoinLayers(object)}."), call = call)
-    }
-    seurat_fun("LayerData")(object, assay = assay, layer = layers)
+    if (length(layers) > 1L) split_layers(object, assay, layers, call = call)
+    else seurat_fun("LayerData")(object, assay = assay, layer = layers)
   } else {
     slots <- c("counts", "data", "scale.data")
     if (!layer %in% slots) {
@@ -46,6 +43,22 @@ seurat_expression <- function(object, assay = NULL, layer = "counts", call = rla
   }
   if (is.null(colnames(x))) colnames(x) <- colnames(object)
   x
+}
+
+# A layer split by sample (Seurat v5: counts.1, counts.2, ...), one genes x cells matrix in the object's cell
+# order: what JoinLayers() would give, without changing the user's object.
+split_layers <- function(object, assay, layers, call = rlang::caller_call()) {
+  parts <- lapply(layers, function(l) seurat_fun("LayerData")(object, assay = assay, layer = l))
+  genes <- rownames(parts[[1]])
+  same <- vapply(parts, function(p) setequal(rownames(p), genes) && nrow(p) == length(genes), logical(1))
+  if (!all(same)) {
+    dpvae_abort(c("The split layers {.val {layers}} hold different genes.",
+                  i = "Join them first: {.code object <- SeuratObject::JoinLayers(object)}."), call = call)
+  }
+  parts <- lapply(parts, function(p) if (is.matrix(p)) methods::as(p, "CsparseMatrix") else p)
+  x <- do.call(cbind, lapply(parts, function(p) p[genes, , drop = FALSE]))
+  order <- match(colnames(object), colnames(x))
+  x[, order[!is.na(order)], drop = FALSE]
 }
 
 #' @noRd

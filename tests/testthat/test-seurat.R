@@ -87,3 +87,18 @@ test_that("the command is logged under its own name, without copying large argum
   logged <- methods::slot(out, "commands")[[grep("^dpvae_reconstruct", cmds)[1]]]
   expect_identical(methods::slot(logged, "params")$model, "<dpvae_model>")
 })
+
+test_that("a Seurat v5 layer split by sample is read whole, in the object's cell order", {
+  skip_if(utils::packageVersion("SeuratObject") < "5.0.0", "split layers need SeuratObject 5")
+  obj <- make_seurat()
+  split_obj <- obj
+  split_obj[["RNA"]] <- split(split_obj[["RNA"]], f = rep(c("s1", "s2", "s3"), length.out = ncol(obj)))
+  expect_length(SeuratObject::Layers(split_obj[["RNA"]], search = "counts"), 3)
+  joined <- dpvae:::seurat_expression(obj)
+  from_split <- dpvae:::seurat_expression(split_obj)
+  expect_identical(colnames(from_split), colnames(obj))
+  expect_equal(as.matrix(from_split), as.matrix(joined[rownames(from_split), ]))
+  args <- c(list(coords = c("x", "y"), seed = 4), modifyList(quick_fit_args, list(epochs = 20)))
+  expect_identical(do.call(dpvae_fit, c(list(split_obj), args))$fitted_coords,
+                   do.call(dpvae_fit, c(list(obj), args))$fitted_coords)
+})

@@ -45,6 +45,10 @@
 #'   subset; by default drawn from R's generator by [dpvae_fit()], and the
 #'   model's seed is used for the subset.
 #' @param device Device used to encode the cells.
+#' @param BPPARAM `NULL` or a BiocParallel parameter object: the cells are
+#'   encoded in blocks on its workers (as in [predict.dpvae_model()]); the
+#'   placement itself runs in this process on `num.threads` threads. The result
+#'   is the same as serially.
 #' @param verbose Show progress.
 #' @return A numeric matrix, cells x dimensions, named by cell: measured rows
 #'   are the input coordinates unchanged, the other rows the imputed
@@ -68,9 +72,10 @@ dpvae_impute <- function(object, ...) UseMethod("dpvae_impute")
 #' @export
 dpvae_impute.default <- function(object, coords, model = NULL, ..., k = NULL, max_landmarks = 5000,
                                  refine = NULL, max_iter = 100, eps = 1e-6, seed = NULL, device = "auto",
-                                 verbose = interactive()) {
+                                 verbose = interactive(), BPPARAM = NULL) {
   fork_guard()
   call <- sys.call()
+  check_bpparam(BPPARAM, call = call)
   x <- as_expression(object, call = call)
   coords <- as_coords(coords, colnames(x), call = call)
   known <- stats::complete.cases(coords)
@@ -82,7 +87,7 @@ dpvae_impute.default <- function(object, coords, model = NULL, ..., k = NULL, ma
   }
   opts <- impute_options(k = k, max_landmarks = max_landmarks, refine = refine, max_iter = max_iter,
                          eps = eps, seed = seed %||% model$config$seed, call = call)
-  latent <- encode_cells(model, x, device = device, call = call)$latent
+  latent <- encode_cells(model, x, device = device, BPPARAM = BPPARAM, call = call)$latent
   res <- impute_cells(latent, coords, model, opts, verbose = verbose, call = call)
   out <- coords
   out[!known, ] <- res$coords
@@ -94,9 +99,10 @@ dpvae_impute.default <- function(object, coords, model = NULL, ..., k = NULL, ma
 
 #' @rdname dpvae_impute
 #' @export
-dpvae_impute.dpvae_model <- function(object, x, coords, ..., device = "auto", verbose = interactive()) {
+dpvae_impute.dpvae_model <- function(object, x, coords, ..., device = "auto", verbose = interactive(),
+                                     BPPARAM = NULL) {
   fork_guard()
-  dpvae_impute.default(x, coords, model = object, ..., device = device, verbose = verbose)
+  dpvae_impute.default(x, coords, model = object, ..., device = device, verbose = verbose, BPPARAM = BPPARAM)
 }
 
 impute_options <- function(k = NULL, max_landmarks = 5000, refine = NULL, max_iter = 100, eps = 1e-6,

@@ -65,6 +65,19 @@ test_that("dpvae_reconstruct(model =) encodes on workers with the serial result"
   expect_error(dpvae_reconstruct(mob$counts, model = fit, BPPARAM = list()), class = "dpvae_error_input")
 })
 
+test_that("dpvae_impute() encodes on workers with the serial result", {
+  fit <- block_case()
+  old <- options(dpvae.block_cells = 70)
+  on.exit(options(old))
+  co <- mob$coords
+  co[seq(2, nrow(co), by = 3), ] <- NA
+  serial <- dpvae_impute(fit, mob$counts, co, seed = 5, verbose = FALSE)
+  snow <- dpvae_impute(fit, mob$counts, co, seed = 5, verbose = FALSE, BPPARAM = BiocParallel::SnowParam(2))
+  expect_equal(snow, serial, tolerance = 1e-10)
+  expect_true(all(is.finite(snow)))
+  expect_error(dpvae_impute(fit, mob$counts, co, BPPARAM = "two"), class = "dpvae_error_input")
+})
+
 test_that("an HDF5-backed matrix or SCE is read in blocks and gives the in-memory result", {
   skip_if_not_installed("HDF5Array")
   skip_if_not_installed("SingleCellExperiment")

@@ -4,7 +4,11 @@
 #   hdf5: the tiled matrix is written to an HDF5 file (HDF5Array::writeHDF5Array: integer counts, chunks of
 #         1000 cells, gzip level 1, in $TMPDIR), dropped from memory, and every step reads it from disk (an
 #         HDF5Matrix, a DelayedMatrix). (writeTENxMatrix fails with Debian 12's rhdf5.)
-# Env: DPVAE_SCALE_COORDS=FILE.rds saves the fit's coordinates (to compare in-memory and HDF5 runs).
+#         With DPVAE_SCALE_H5=FILE: written there, and when FILE exists already it is read instead of
+#         tiling anew, so a fresh process measures the fit without the in-memory matrix it was built from
+#         (R keeps freed heap in its RSS).
+# Env: DPVAE_SCALE_COORDS=FILE.rds saves the fit's coordinates (to compare in-memory and HDF5 runs);
+#      DPVAE_SCALE_SKIP_PREDICT=1 stops after the fit.
 suppressPackageStartupMessages({ library(dpvae); library(Matrix) })
 args <- commandArgs(TRUE)
 n <- as.integer(args[1])
@@ -39,26 +43,30 @@ tile_columns <- function(X, reps, n) {
 reps <- ceiling(n / ncol(X)); width <- diff(range(S[, 1])) * 1.1
 spacing <- stats::median(diff(sort(unique(S[, 1]))))
 set.seed(1)
-X <- tile_columns(X, reps, n)
+h5 <- Sys.getenv("DPVAE_SCALE_H5", tempfile(fileext = ".h5"))
+reuse <- mode == "hdf5" && file.exists(h5)
+X <- if (reuse) X[, 1:2] else tile_columns(X, reps, n) # (the reused file holds the tiled matrix)
 S <- do.call(rbind, lapply(seq_len(reps) - 1, function(r) sweep(S, 2, c(r * width, rep(0, ncol(S) - 1)), `+`)))[seq_len(n), , drop = FALSE]
 S <- S + stats::rnorm(length(S), sd = 0.1 * spacing)
-colnames(X) <- rownames(S) <- paste0("c", seq_len(n))
+rownames(S) <- paste0("c", seq_len(n))
+if (!reuse) colnames(X) <- rownames(S)
 genes <- rownames(X)
-cat(sprintf("%s tiled to %d cells x %d genes (%.0f M non-zeros, %.0f MB), %d thread(s)\n\n", set, n, nrow(X),
+if (!reuse) cat(sprintf("%s tiled to %d cells x %d genes (%.0f M non-zeros, %.0f MB), %d thread(s)\n\n", set, n, nrow(X),
             length(X@x) / 1e6, as.numeric(object.size(X)) / 2^20, threads))
 if (mode == "hdf5") {
-  h5 <- tempfile(fileext = ".h5")
   t0 <- proc.time()[[3]]
-  X <- HDF5Array::writeHDF5Array(X, h5, name = "counts", H5type = "H5T_NATIVE_INT32",
-                                 chunkdim = c(nrow(X), 1000L), level = 1L, as.sparse = TRUE)
+  X <- if (reuse) HDF5Array::HDF5Array(h5, "counts")
+       else HDF5Array::writeHDF5Array(X, h5, name = "counts", H5type = "H5T_NATIVE_INT32",
+                                      chunkdim = c(nrow(X), 1000L), level = 1L, as.sparse = TRUE)
   gc()
   dimnames(X) <- list(genes, rownames(S))
-  cat(sprintf("written to %s (%.0f MB on disk) in %.0f s; the matrix is now read from there\n\n", h5,
-              file.size(h5) / 2^20, proc.time()[[3]] - t0))
+  cat(sprintf("%s %s (%.0f MB on disk) in %.0f s; the matrix is now read from there\n\n",
+              if (reuse) "opened" else "written to", h5, file.size(h5) / 2^20, proc.time()[[3]] - t0))
 }
 cat("| step | seconds | peak RSS (MB) | RSS before (MB) |\n|---|---|---|---|\n")
 fit <- step("dpvae_fit, 1 epoch (minibatch 1024)", dpvae_fit(X, S, n_genes = n_genes, epochs = 1, warmup = 1, seed = 1,
                                               verbose = FALSE, num.threads = threads))
 cat(sprintf("| (of which training + calibration, fit$seconds) | %.1f | | |\n", fit$seconds))
 if (nzchar(Sys.getenv("DPVAE_SCALE_COORDS"))) saveRDS(fit$fitted_coords, Sys.getenv("DPVAE_SCALE_COORDS"))
+if (nzchar(Sys.getenv("DPVAE_SCALE_SKIP_PREDICT"))) quit(save = "no")
 pred <- step("predict(n_samples = 10)", predict(fit, X, n_samples = 10, seed = 1, num.threads = threads))

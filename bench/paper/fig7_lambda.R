@@ -56,7 +56,7 @@ for (seed in seeds) {
         pred <- predict(fit, s$X[, test, drop = FALSE])
         h <- fit$history
         h <- data.frame(set = set, seed = seed, lambda = lambda, epoch = seq_len(nrow(h)),
-                        h[intersect(c("loss", "recon", "kl", "dp", "stress"), names(h))])
+                        signif(h[intersect(c("loss", "recon", "kl", "dp", "stress"), names(h))], 6))
         ex <- file.exists(hist_out)
         utils::write.table(h, hist_out, sep = "\t", row.names = FALSE, col.names = !ex, append = ex, quote = FALSE)
         data.frame(procrustes = procrustes_distance(truth, pred), dist_pearson = dist_cor(truth, pred),

@@ -9,8 +9,9 @@
 #        same 70/30 splits, same defaults, so they fill lambda = 0 / 10 where the grid run has no row (its own
 #        seed-1 refits of both are compared with them here), and the other bench/paper/ results.
 # Writes inst/extdata/paper/: fig7_lambda.tsv (set, seed, lambda, test and train Procrustes, epochs, source),
-#        fig5_curves.tsv (per lambda and epoch: mean over sets of the loss and of the reconstruction term, each
-#        divided by its epoch-1 value, and the number of sets still training), and copies (gzipped when large)
+#        fig5_curves.tsv (per lambda and epoch: mean over the 16 sets, seed 1, of the loss and of the reconstruction
+#        term, each divided by its epoch-1 value, and of the loss divided by its epoch-51 value; a fit that stopped
+#        early counts with its last values; n_sets = fits still training), and copies (gzipped when large)
 #        of the other experiments' result files.
 suppressWarnings(dir.create("inst/extdata/paper", recursive = TRUE))
 dst <- function(f) file.path("inst/extdata/paper", f)
@@ -96,12 +97,19 @@ if (file.exists("bench/paper/fig5_history.tsv")) {
   # the total loss relative to its value at epoch 51, the first epoch with the dp term (warm-up 50)
   e51 <- h[h$epoch == 51, ]
   h$loss_n51 <- h$loss / e51$loss[match(h$id, e51$id)]
-  cur <- stats::aggregate(cbind(loss_n, recon_n) ~ lambda + epoch, h, mean)
-  c51 <- stats::aggregate(loss_n51 ~ lambda + epoch, h[h$epoch >= 51, ], mean)
+  # a fit that stopped early keeps its last values (so every epoch's mean is over all sets); n_sets = still training
+  max_ep <- 600
+  locf <- do.call(rbind, lapply(split(h, h$id), function(d) {
+    d <- d[order(d$epoch), ]
+    i <- pmin(seq_len(max_ep), nrow(d))
+    data.frame(lambda = d$lambda[1], epoch = seq_len(max_ep), loss_n = d$loss_n[i], recon_n = d$recon_n[i],
+               loss_n51 = d$loss_n51[i], training = seq_len(max_ep) <= nrow(d))
+  }))
+  cur <- stats::aggregate(cbind(loss_n, recon_n, training) ~ lambda + epoch, locf, sum)
+  cur[c("loss_n", "recon_n")] <- cur[c("loss_n", "recon_n")] / stats::aggregate(training ~ lambda + epoch, locf, length)$training
+  names(cur)[names(cur) == "training"] <- "n_sets"
+  c51 <- stats::aggregate(loss_n51 ~ lambda + epoch, locf[locf$epoch >= 51, ], mean)
   cur$loss_n51 <- signif(c51$loss_n51[match(paste(cur$lambda, cur$epoch), paste(c51$lambda, c51$epoch))], 4)
-  cnt <- stats::aggregate(loss_n ~ lambda + epoch, h, length)
-  cur$n_sets <- cnt$loss_n[match(paste(cur$lambda, cur$epoch), paste(cnt$lambda, cnt$epoch))]
-  cur <- cur[cur$epoch <= 600, ]
   cur$loss_n <- signif(cur$loss_n, 4)
   cur$recon_n <- signif(cur$recon_n, 4)
   cur <- cur[order(cur$lambda, cur$epoch), ]

@@ -8,12 +8,13 @@
 #        "lambda = 0"; bench/out/scrna/within_platform.csv, column `encoder` = predict() of the default fit):
 #        same 70/30 splits, same defaults, so they fill lambda = 0 / 10 where the grid run has no row (its own
 #        seed-1 refits of both are compared with them here), and the other bench/paper/ results.
-# Writes inst/extdata/paper/: fig7_lambda.tsv (set, seed, lambda, test and train Procrustes, epochs, source),
-#        fig5_curves.tsv (per lambda and epoch: mean over the 16 sets, seed 1, of the loss and of the reconstruction
+# Writes inst/extdata/paper/ (removing what is there first): fig7_lambda.tsv (set, seed, lambda, test and train Procrustes, epochs, source),
+#        fig5_curves.tsv.gz (per lambda and epoch: mean over the 16 sets, seed 1, of the loss and of the reconstruction
 #        term, each divided by its epoch-1 value, and of the loss divided by its epoch-51 value; a fit that stopped
 #        early counts with its last values; n_sets = fits still training), and copies (gzipped when large)
 #        of the other experiments' result files.
-suppressWarnings(dir.create("inst/extdata/paper", recursive = TRUE))
+unlink("inst/extdata/paper", recursive = TRUE)
+dir.create("inst/extdata/paper", recursive = TRUE)
 dst <- function(f) file.path("inst/extdata/paper", f)
 f <- function(v, d = 3) formatC(v, format = "f", digits = d)
 
@@ -87,8 +88,10 @@ cat(sprintf("dp-VAE (lambda = 10) better than VAE (lambda = 0) on %d/%d sets\n",
             sum(stats::complete.cases(m[, c("0", "10")]))))
 
 # ---- Fig. 5: training curves --------------------------------------------------------------------------------
-if (file.exists("bench/paper/fig5_history.tsv")) {
-  h <- utils::read.delim("bench/paper/fig5_history.tsv")
+# fig7_lambda.R appends to fig5_history.tsv; the repository keeps it gzipped (gzip it after a run)
+hist_file <- Filter(file.exists, c("bench/paper/fig5_history.tsv", "bench/paper/fig5_history.tsv.gz"))[1]
+if (!is.na(hist_file)) {
+  h <- utils::read.delim(hist_file)
   h <- h[h$seed == 1, ]
   h$id <- paste(h$set, h$lambda)
   first <- h[h$epoch == 1, ]
@@ -113,7 +116,9 @@ if (file.exists("bench/paper/fig5_history.tsv")) {
   cur$loss_n <- signif(cur$loss_n, 4)
   cur$recon_n <- signif(cur$recon_n, 4)
   cur <- cur[order(cur$lambda, cur$epoch), ]
-  utils::write.table(cur, dst("fig5_curves.tsv"), sep = "\t", quote = FALSE, row.names = FALSE)
+  con <- gzfile(dst("fig5_curves.tsv.gz"), "w")
+  utils::write.table(cur, con, sep = "\t", quote = FALSE, row.names = FALSE)
+  close(con)
   cat("\nFig. 5 (seed 1; per lambda: sets, median epochs run, median best epoch, reconstruction term at the best epoch / epoch 1, mean over sets)\n\n")
   cat("| lambda | sets | epochs run (median) | best epoch (median) | recon at best / epoch 1 | loss at best / epoch 1 |\n|---|---|---|---|---|---|\n")
   gg <- g[g$seed == 1, ]
@@ -139,10 +144,12 @@ copy <- function(from, to = basename(from), gz = FALSE) {
   } else file.copy(from, dst(to), overwrite = TRUE)
   invisible(TRUE)
 }
-for (x in c("fig2_mantel.tsv", "fig14_distortion.tsv", "table1_moran.tsv", "table2_hvg_overlap.tsv", "fig12_mob.tsv",
-            "fig12_mob_score.tsv", "fig6_snapshots_score.tsv", "fig6_anchors.tsv", "fig8_heldout.tsv",
-            "fig10_transfer.tsv")) copy(file.path("bench/paper", x))
+for (x in c("fig2_mantel.tsv", "fig14_distortion.tsv", "table1_moran.tsv", "table2_hvg_overlap.tsv",
+            "fig12_mob_score.tsv", "fig6_snapshots_score.tsv", "fig6_anchors.tsv", "fig10_transfer.tsv")) {
+  copy(file.path("bench/paper", x))
+}
+for (x in c("fig12_mob.tsv", "fig8_heldout.tsv")) copy(file.path("bench/paper", x), paste0(x, ".gz"), gz = TRUE)
 copy("bench/paper/fig6_snapshots.tsv.gz")
-copy("bench/paper/fig11_spots.tsv", "fig11_spots.tsv.gz", gz = TRUE)
+copy("bench/paper/fig11_spots.tsv.gz")   # fig10_transfer.R appends to fig11_spots.tsv; gzip it after a run
 fs <- file.info(list.files("inst/extdata/paper", full.names = TRUE))
 cat(sprintf("\ninst/extdata/paper: %d files, %.0f KB\n", nrow(fs), sum(fs$size) / 1024))

@@ -87,6 +87,23 @@ cat(sprintf("range of the error over lambda 3-1000 per set: median %.3f, max %.3
 cat(sprintf("dp-VAE (lambda = 10) better than VAE (lambda = 0) on %d/%d sets\n", sum(m[, "10"] < m[, "0"], na.rm = TRUE),
             sum(stats::complete.cases(m[, c("0", "10")]))))
 
+# an extra lambda below the grid (seed 1): where does the error fall?
+if (file.exists("bench/paper/fig7_lambda_small.csv")) {
+  sm <- utils::read.csv("bench/paper/fig7_lambda_small.csv")
+  sm <- sm[c("set", "seed", "lambda", "procrustes", "train_procrustes", "epochs_run", "best_epoch")]
+  sm$procrustes <- round(sm$procrustes, 5)
+  sm$train_procrustes <- round(sm$train_procrustes, 5)
+  utils::write.table(sm, dst("fig9_lambda_small.tsv"), sep = "\t", quote = FALSE, row.names = FALSE)
+  s1 <- all[all$seed == 1, ]
+  e <- function(l) s1$procrustes[s1$lambda == l][match(sm$set, s1$set[s1$lambda == l])]
+  tr <- function(l) s1$train_procrustes[s1$lambda == l][match(sm$set, s1$set[s1$lambda == l])]
+  cat(sprintf("\nlambda below the grid (seed 1, %d sets): mean test error lambda 0 %.3f, %s %.3f, 0.1 %.3f, 3 %.3f; train %.3f / %.3f / %.3f\n",
+              nrow(sm), mean(e(0)), paste(unique(sm$lambda), collapse = ","), mean(sm$procrustes), mean(e(0.1)), mean(e(3)),
+              mean(tr(0)), mean(sm$train_procrustes), mean(tr(0.1))))
+  cat(sprintf("share of the lambda 0 -> 0.1 gain reached at the small lambda: median %.2f over sets\n",
+              stats::median((e(0) - sm$procrustes) / (e(0) - e(0.1)))))
+}
+
 # ---- Fig. 5: training curves --------------------------------------------------------------------------------
 # fig7_lambda.R appends to fig5_history.tsv; the repository keeps it gzipped (gzip it after a run)
 hist_file <- Filter(file.exists, c("bench/paper/fig5_history.tsv", "bench/paper/fig5_history.tsv.gz"))[1]

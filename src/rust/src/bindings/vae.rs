@@ -189,6 +189,8 @@ fn fit_impl(
             counts: counts_view,
             library: library.as_real_slice(),
         };
+        // the blocks' temporaries are free now: hand them back before training allocates its own
+        crate::memory::release_free_memory();
         let coords = matrix_view(&coords)?;
         let pairs = pair_set(&mask, coords, &cfg)?;
         let mut on_epoch = progress_callback(&progress);

@@ -199,11 +199,12 @@ fn finish(
     device: Device,
     refit: bool,
 ) -> Result<FitOutput> {
+    // training's freed temporaries go back to the system before all cells are encoded (lower peak)
+    crate::memory::release_free_memory();
     let weights = checkpoint::save(&trained.vs)?;
     let encoder = Encoder::load(cfg.clone(), &weights, frame.clone(), device)?;
-    let (mu, _) = encoder.encode(xt);
+    let latent = to_array(&encoder.encode(xt).0)?;
     let scale = encoder.scale();
-    let latent = to_array(&mu)?;
     if refit {
         frame.fit_projection(latent.view())?;
     }

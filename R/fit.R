@@ -146,8 +146,7 @@ training_data <- function(x, pp, likelihood) {
     counts <- x[pp$genes, , drop = FALSE]
     if (is_delayed(counts)) counts <- methods::as(counts, "dgCMatrix")
     out$counts <- as.matrix(Matrix::t(counts))
-    out$library <- unlist(lapply(cell_blocks(ncol(x), block_cells()),
-                                 function(cells) as.numeric(Matrix::colSums(cell_block(x, cells)))))
+    out$library <- as.numeric(Matrix::colSums(x)) # a DelayedArray sums block by block itself
   }
   out
 }

@@ -48,25 +48,33 @@ impl Encoder {
     /// predict() on any subset reproduces the fitted coordinates. `x32` is the f32 input, widened,
     /// so that fit and predict see the same values.
     pub fn encode(&self, x32: &Tensor) -> (Tensor, Tensor) {
+        let (mus, logvars): (Vec<Tensor>, Vec<Tensor>) = self.chunks(x32).unzip();
+        (Tensor::cat(&mus, 0), Tensor::cat(&logvars, 0))
+    }
+
+    /// The means alone (no all-cells copy of the log-variances).
+    pub fn encode_mean(&self, x32: &Tensor) -> Tensor {
+        let mus: Vec<Tensor> = self.chunks(x32).map(|(mu, _)| mu).collect();
+        Tensor::cat(&mus, 0)
+    }
+
+    /// `(mu, logvar)` of `ROW_CHUNK` cells at a time: an f64 copy of every cell's expression would
+    /// double the input's memory.
+    fn chunks<'s>(&'s self, x32: &'s Tensor) -> impl Iterator<Item = (Tensor, Tensor)> + 's {
         let n = x32.size()[0];
         let starts: Vec<i64> = if n == 0 {
             vec![0]
         } else {
             (0..n).step_by(ROW_CHUNK).collect()
         };
-        // a chunk at a time: an f64 copy of every cell's expression would double the input's memory
-        let (mus, logvars): (Vec<Tensor>, Vec<Tensor>) = starts
-            .iter()
-            .map(|&start| {
-                let len = (ROW_CHUNK as i64).min(n - start);
-                let chunk = x32
-                    .narrow(0, start, len)
-                    .to_device(self.device)
-                    .to_kind(Kind::Double);
-                tch::no_grad(|| self.model.encode(&chunk))
-            })
-            .unzip();
-        (Tensor::cat(&mus, 0), Tensor::cat(&logvars, 0))
+        starts.into_iter().map(move |start| {
+            let len = (ROW_CHUNK as i64).min(n - start);
+            let chunk = x32
+                .narrow(0, start, len)
+                .to_device(self.device)
+                .to_kind(Kind::Double);
+            tch::no_grad(|| self.model.encode(&chunk))
+        })
     }
 
     /// Encode cells (cells x genes) and place them in the reference frame; with `n_samples > 0`,

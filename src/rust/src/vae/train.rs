@@ -351,21 +351,15 @@ impl Run<'_> {
         mut before_step: impl FnMut(f64),
     ) -> Result<BatchValues> {
         let cfg = self.cfg;
+        let gathered: (Target, Tensor);
         let (tb, sb) = match self.full_tgt {
-            Some(_) => (None, None),
+            Some(full) => (full, self.s_fit),
             None => {
                 let idx = Tensor::from_slice(rows).to_device(self.device);
-                (
-                    Some(self.fit.rows(&idx)),
-                    Some(self.s_fit.index_select(0, &idx)),
-                )
+                gathered = (self.fit.rows(&idx), self.s_fit.index_select(0, &idx));
+                (&gathered.0, &gathered.1)
             }
         };
-        let tb = tb
-            .as_ref()
-            .or(self.full_tgt)
-            .expect("a batch or the full batch");
-        let sb = sb.as_ref().unwrap_or(self.s_fit);
         let r = reconstruction_step(self.model, tb, self.full_stats, cfg);
         let kl = loss::kl_divergence(&r.mu, &r.logvar, cfg.n_genes);
         let kl_v = kl.double_value(&[]);

@@ -70,11 +70,18 @@
 #' @param dp_latent Which latent value enters the distance-preserving term:
 #'   `"mean"` (the encoder mean) or `"sample"` (the reparameterised sample, as
 #'   the public reproduction).
-#' @param epochs Maximum number of full-batch epochs.
+#' @param epochs Maximum number of epochs (passes over the training cells).
 #' @param lr Adam learning rate.
-#' @param warmup Epochs trained without the distance-preserving term.
+#' @param warmup Epochs trained without the distance-preserving term. `NULL`:
+#'   50, or fewer with many minibatches, so that warm-up takes at most about
+#'   1,250 optimiser steps (at least 5 epochs); fits of up to ~25,000
+#'   training cells keep 50.
 #' @param patience Stop after this many epochs without a better stress (0 =
-#'   never stop early). The state with the lowest stress is kept.
+#'   never stop early). The state with the lowest stress is kept. `NULL`: 100,
+#'   or fewer with many minibatches, so that waiting takes at most about 2,500
+#'   optimiser steps (at least 10 epochs): at 100,000 cells an epoch is 88
+#'   steps, and minibatch fits stop improving within ~15 epochs of the
+#'   warm-up's end. The values used are in the model's `config`.
 #' @param seed Random seed; by default drawn from R's generator, so
 #'   [set.seed()] makes fits reproducible.
 #' @param device `"auto"`, `"cpu"` or `"cuda"`.
@@ -98,8 +105,8 @@ dpvae_fit <- function(x, ...) UseMethod("dpvae_fit")
 dpvae_fit.default <- function(x, coords, ..., n_genes = 2000, normalize = c("auto", "lognorm", "none"),
                               likelihood = c("gaussian", "nb", "zinb"), hidden = 124, latent_dim = NULL,
                               lambda = 10, beta = 1, alpha = 1, dp_loss = c("squared", "absolute"),
-                              dp_latent = c("mean", "sample"), mask = NULL, k = 10, epochs = 1000, batch_size = NULL, lr = 5e-3, warmup = 50,
-                              patience = 100, validation = NULL, scale = NULL, seed = NULL, device = "auto",
+                              dp_latent = c("mean", "sample"), mask = NULL, k = 10, epochs = 1000, batch_size = NULL, lr = 5e-3, warmup = NULL,
+                              patience = NULL, validation = NULL, scale = NULL, seed = NULL, device = "auto",
                               num.threads = NULL, verbose = interactive()) {
   fork_guard()
   rlang::check_dots_empty()
@@ -206,8 +213,11 @@ fit_settings <- function(n_genes, hidden, latent_dim, lambda, beta, alpha, dp_lo
   if (is.null(batch_size)) batch_size <- if (n_train > 4000) 1024L else 0L
   if (is.null(validation)) validation <- if (n_train > 2000) 0.1 else 0
   check_number(batch_size, "batch_size", min = 0, integer = TRUE, call = call)
-  check_full_batch(batch_size, n_train, call = call)
   check_number(validation, "validation", min = 0, max = 0.5, call = call)
+  steps <- steps_per_epoch(n_train, validation, batch_size)
+  warmup <- warmup %||% epochs_within(WARMUP_EPOCHS, WARMUP_STEPS, steps, 5L)
+  patience <- patience %||% epochs_within(PATIENCE_EPOCHS, PATIENCE_STEPS, steps, 10L)
+  check_full_batch(batch_size, n_train, call = call)
   if (!is.null(scale)) {
     bounds <- scale_bounds_impl()
     check_number(scale, "scale", min = bounds[1], max = bounds[2], call = call)
@@ -231,6 +241,26 @@ fit_settings <- function(n_genes, hidden, latent_dim, lambda, beta, alpha, dp_lo
     num_threads = threads, report_every = 5L, likelihood = likelihood, batch_size = as.integer(batch_size),
     validation = validation, scale = scale
   ))
+}
+
+# Default warm-up and patience, in epochs, capped in optimiser steps: with minibatches an epoch is many steps
+# (88 at 100,000 cells), and minibatch fits stop improving within ~15 epochs of the warm-up's end (starmap_3d,
+# 23 steps per epoch: best epoch 57-66 of 150-166). The caps leave every fit of up to ~25,000 training cells
+# as it was (bench/RESULTS-scale.md: how they were chosen).
+WARMUP_EPOCHS <- 50L
+WARMUP_STEPS <- 1250L
+PATIENCE_EPOCHS <- 100L
+PATIENCE_STEPS <- 2500L
+epochs_within <- function(epochs, max_steps, steps_per_epoch, at_least) {
+  as.integer(min(epochs, max(at_least, ceiling(max_steps / steps_per_epoch))))
+}
+
+# Optimiser steps per epoch: one per minibatch of the training cells left after the validation share
+# (full batch: one).
+steps_per_epoch <- function(n_train, validation, batch_size) {
+  if (!is.finite(n_train) || batch_size <= 0) return(1)
+  n_fit <- n_train - floor(validation * n_train)
+  max(1, ceiling(n_fit / batch_size))
 }
 
 # A full-batch epoch costs n^2 pair distances: ~90 s at 40k cells on one core of the development machine

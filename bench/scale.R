@@ -3,7 +3,9 @@
 # peak RSS.
 # Usage: Rscript bench/scale.R CELLS [EPOCHS] [THREADS] [SET] [N_GENES] [PREDICT]
 #   SET: starmap_3d (default; 28 genes, 3-D) or another shared set, e.g. giotto_visium_brain_dg (634 genes)
-#   PREDICT: 1 = also dpvae_reconstruct(model =) on every cell (positions, map, uncertainty)
+#   PREDICT: 1 = also dpvae_reconstruct(model =) on every cell (positions, map, uncertainty);
+#            e2e = instead of the fit, what a user runs: dpvae_reconstruct(X, coords) with every default
+#            (EPOCHS is then ignored: the default maximum and early stopping apply)
 # (from the repository root, ../shared beside it)
 suppressPackageStartupMessages(library(dpvae))
 args <- commandArgs(trailingOnly = TRUE)
@@ -12,6 +14,7 @@ threads <- as.integer(if (length(args) > 2) args[3] else 2)
 set <- if (length(args) > 3) args[4] else "starmap_3d"
 n_genes <- as.integer(if (length(args) > 4) args[5] else 2000)
 do_predict <- length(args) > 5 && args[6] == "1"
+end_to_end <- length(args) > 5 && args[6] == "e2e"
 hwm <- function() as.numeric(sub("\\D+(\\d+).*", "\\1", grep("VmHWM", readLines("/proc/self/status"), value = TRUE))) / 1024
 d <- file.path("../shared/data", set)
 X <- methods::as(Matrix::readMM(gzfile(file.path(d, "counts.mtx.gz"))), "CsparseMatrix")
@@ -35,6 +38,14 @@ X <- X[, seq_len(n)]; S <- S[seq_len(n), , drop = FALSE]
 gc()
 rss0 <- hwm()
 t0 <- proc.time()[["elapsed"]]
+if (end_to_end) {
+  res <- dpvae_reconstruct(X, S, n_genes = n_genes, seed = 1, verbose = FALSE, num.threads = threads)
+  fit <- attr(res, "dpvae_model")
+  cat(sprintf("%s: cells %d genes %d, dpvae_reconstruct(X, coords) end to end: %.0f s (training %d epochs, best %d, warm-up %d, patience %d: %.1f s), peak RSS %.0f MB (%.0f MB before), NA positions %d\n",
+              set, n, length(fit$preprocess$genes), proc.time()[["elapsed"]] - t0, fit$epochs_run, fit$best_epoch,
+              fit$config$warmup, fit$config$patience, fit$seconds, hwm(), rss0, sum(is.na(res[, 1]))))
+  quit(save = "no")
+}
 fit <- dpvae_fit(X, S, n_genes = n_genes, epochs = epochs, warmup = 1, patience = 0, seed = 1, verbose = FALSE,
                  num.threads = threads)
 fit_wall <- proc.time()[["elapsed"]] - t0

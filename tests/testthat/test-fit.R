@@ -231,3 +231,29 @@ test_that("a full batch far too large is refused up front with the estimate and 
   expect_silent(dpvae:::check_full_batch(1024L, 1e6))
   expect_silent(dpvae:::check_full_batch(0L, 5000))
 })
+
+test_that("default warm-up and patience shrink in epochs only when an epoch is many minibatch steps", {
+  resolved <- function(n_train, ...) {
+    s <- dpvae:::fit_settings(n_genes = 500, hidden = 16, latent_dim = 8, lambda = 10, beta = 1, alpha = 1,
+                              dp_loss = "squared", epochs = 1000, lr = 5e-3, warmup = NULL, patience = NULL,
+                              seed = 1, num.threads = NULL, spatial_dims = 2, n_train = n_train, ...)$rust
+    c(warmup = s$warmup, patience = s$patience)
+  }
+  # full batch and every minibatch fit of the benchmark's sizes (up to starmap_3d's 23k cells) keep 50 / 100
+  expect_equal(resolved(300), c(warmup = 50L, patience = 100L))
+  expect_equal(resolved(4001), c(warmup = 50L, patience = 100L))
+  expect_equal(resolved(23000), c(warmup = 50L, patience = 100L))
+  # 100k cells: 90k after validation, 88 steps an epoch -> at most ~1,250 / 2,500 steps
+  expect_equal(resolved(1e5), c(warmup = 15L, patience = 29L))
+  # 1M: the floors
+  expect_equal(resolved(1e6), c(warmup = 5L, patience = 10L))
+  # smaller batches are more steps an epoch; the user's values always win
+  expect_equal(resolved(1e5, batch_size = 4096L), c(warmup = 50L, patience = 100L))
+  s <- dpvae:::fit_settings(n_genes = 500, hidden = 16, latent_dim = 8, lambda = 10, beta = 1, alpha = 1,
+                            dp_loss = "squared", epochs = 1000, lr = 5e-3, warmup = 50, patience = 100,
+                            seed = 1, num.threads = NULL, spatial_dims = 2, n_train = 1e6)$rust
+  expect_equal(c(s$warmup, s$patience), c(50L, 100L))
+  mob <- dpvae_example_data()
+  fit <- dpvae_fit(mob$counts, mob$coords, n_genes = 200, epochs = 2, seed = 1, verbose = FALSE, num.threads = 1)
+  expect_equal(c(fit$config$warmup, fit$config$patience), c(50L, 100L))
+})

@@ -17,6 +17,16 @@ MAP_TAU <- 1
 MAP_AXES <- 50L
 # Neighbours for the outlier score.
 OUTLIER_NEIGHBOURS <- 10L
+# Above this many training cells (option `dpvae.map_locations`) the map places onto this many of them (evenly
+# spaced in the training order) and the outlier score compares with as many: finding each cell's partners is
+# linear in the query but proportional to the reference as well (a million cells mapped onto a million would
+# take hours; onto 50,000, minutes). Every benchmark set is smaller, so its maps are unchanged.
+DEFAULT_MAP_LOCATIONS <- 50000L
+map_locations_max <- function(call = rlang::caller_call()) {
+  size <- getOption("dpvae.map_locations", DEFAULT_MAP_LOCATIONS)
+  check_number(size, "options(dpvae.map_locations)", min = 3, integer = TRUE, call = call)
+  as.integer(size)
+}
 
 # How far a query's gene distribution is from the model's training cells: after the model's standardisation,
 # the median |mean| plus the median |log sd| over genes. A random subset of the training data set scores
@@ -156,7 +166,6 @@ sinkhorn_map <- function(support, nq, nr, eps, max_iter = 1000L, tol = 1e-4) {
 # Everything placing a query data set by the map gives: the map (cells x training cells, rows sum to 1),
 # positions, and the out-of-reference score. Cells without a profile (no counts on the genes) get NA.
 map_cells <- function(model, x, warn_empty = TRUE, call = rlang::caller_call()) {
-  self <- match(colnames(x), model$train_cells) # training cells are mapped leave-one-out
   if (is.null(model$atlas)) {
     dpvae_abort(c("This model has no reference profiles for the cell -> location map.",
                   i = "It was fitted with dpvae < 0.2; refit it with {.fn dpvae_fit}."), kind = "model", call = call)
@@ -170,18 +179,27 @@ map_cells <- function(model, x, warn_empty = TRUE, call = rlang::caller_call()) 
     cli::cli_warn(c("{sum(!ok)} cell{?s} without expression on the model's genes {?gets/get} no position (NA).",
                     i = "First: {.val {utils::head(rownames(prof)[!ok], 3)}}."), class = "dpvae_warning_empty_cells")
   }
+  loc <- map_locations(model, call)
   ref <- model$atlas$profiles
+  if (length(loc) < nrow(ref)) ref <- ref[loc, , drop = FALSE]
+  self <- match(colnames(x), model$train_cells[loc]) # training cells are mapped leave-one-out
   support <- transport_support(prof[ok, , drop = FALSE], ref, self = if (!all(is.na(self))) self[ok], call = call)
   eps <- MAP_EPSILON * typical_cost(prof[ok, , drop = FALSE], ref)
-  plan <- Matrix::summary(one_section(sinkhorn_map(support, sum(ok), nrow(ref), eps), model$sections, support, eps))
+  plan <- Matrix::summary(one_section(sinkhorn_map(support, sum(ok), nrow(ref), eps), model$sections[loc], support, eps))
   # rows of cells without a profile stay empty
   map <- Matrix::sparseMatrix(i = which(ok)[plan$i], j = plan$j, x = plan$x, dims = c(nrow(prof), nrow(ref)),
-                              dimnames = list(rownames(prof), model$train_cells))
-  moments <- plan_moments(map, model$train_coords)
+                              dimnames = list(rownames(prof), model$train_cells[loc]))
+  moments <- plan_moments(map, model$train_coords[loc, , drop = FALSE])
   moments$coords[!ok, ] <- NA
   moments$second[!ok] <- NA
   list(map = map, coords = moments$coords, second = moments$second,
        outlier_score = outlier_score(model, prof, call = call))
+}
+
+# The training cells the map places onto: all of them, or map_locations_max() evenly spaced.
+map_locations <- function(model, call = rlang::caller_call()) {
+  n <- length(model$train_cells)
+  evenly_spaced(n, min(n, map_locations_max(call)))
 }
 
 # With several reference sections (a group mask) a cell lies in one of them: its map keeps the section its
@@ -220,14 +238,14 @@ map_spread <- function(moments, pos) {
 # How unlike the reference a query cell is, relative to how like the query's other cells it is: the mean
 # squared profile distance (each data set standardised on its own) to the OUTLIER_NEIGHBOURS nearest
 # reference cells over that to the nearest other query cells, drawn from equal numbers of each (so that the
-# ratio does not depend on the sizes). A cell type the reference lacks has close neighbours in the query
+# ratio does not depend on the sizes; at most map_locations_max() of each). A cell type the reference lacks has close neighbours in the query
 # and none in the reference: a high score. A cell is never its own neighbour (training cells in self mode).
 # Absolute distances were tried and separate related tissues poorly (bench/RESULTS-scrna.md).
 outlier_score <- function(model, prof, call = rlang::caller_call()) {
   score <- stats::setNames(rep(NA_real_, nrow(prof)), rownames(prof))
   ok <- which(stats::complete.cases(prof))
   ref <- model$atlas$profiles
-  m <- min(length(ok), nrow(ref))
+  m <- min(length(ok), nrow(ref), map_locations_max(call))
   k <- min(OUTLIER_NEIGHBOURS, m - 2L)
   if (k < 1L) return(score)
   q <- prof[ok, , drop = FALSE]

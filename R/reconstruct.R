@@ -75,7 +75,11 @@
 #'   sparse cells x reference-cells matrix, rows summing to 1) is stored as
 #'   `attr(result, "dpvae_map")`, `Misc(object, "dpvae_map")` or
 #'   `metadata(object)$dpvae_map`; [project_genes()] turns it into predicted
-#'   expression or cell-type composition per reference location.
+#'   expression or cell-type composition per reference location. Its columns
+#'   are the reference cells; a reference of more than 50,000 cells is
+#'   represented by 50,000 of them, evenly spaced
+#'   (`options(dpvae.map_locations)`), which keeps the time to find each
+#'   cell's partners linear in the query.
 #' @section Positional uncertainty: `dpvae_uncertainty` (every mode) is the
 #'   radius, in coordinate units, of the region around the reported position
 #'   that holds the true position with 90 % probability: the spread of the

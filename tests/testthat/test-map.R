@@ -43,6 +43,34 @@ test_that("the map is a sparse cells x reference-cells matrix whose rows sum to 
   expect_equal(as.matrix(res[, c("dpvae_x", "dpvae_y")]), as.matrix(map %*% fit$train_coords), ignore_attr = TRUE)
 })
 
+test_that("a reference above options(dpvae.map_locations) is mapped onto that many evenly spaced cells", {
+  fit <- fit_spots()
+  cells <- synthetic_tissue("cells", n = 120, seed = 6)
+  full <- dpvae_reconstruct(cells$counts, model = fit, placement = "map", verbose = FALSE)
+  old <- options(dpvae.map_locations = 100)
+  on.exit(options(old))
+  res <- dpvae_reconstruct(cells$counts, model = fit, placement = "map", verbose = FALSE)
+  map <- attr(res, "dpvae_map")
+  expect_identical(ncol(map), 100L)
+  expect_true(all(colnames(map) %in% fit$train_cells))
+  expect_equal(unname(Matrix::rowSums(map)), rep(1, 120), tolerance = 1e-8)
+  expect_equal(as.matrix(res[, c("dpvae_x", "dpvae_y")]),
+               as.matrix(map %*% fit$train_coords[colnames(map), ]), ignore_attr = TRUE)
+  # fewer locations, the same tissue: positions stay close to those of the full map (10 x 10 tissue)
+  moved <- sqrt(rowSums((as.matrix(res[, 1:2]) - as.matrix(full[, 1:2]))^2))
+  expect_lt(stats::median(moved), 1)
+  expect_true(all(is.finite(res$dpvae_outlier_score)))
+  # training cells in self mode still leave themselves out among the kept locations
+  spots <- synthetic_tissue("spots")
+  own_map <- attr(dpvae_reconstruct(spots$counts, model = fit, placement = "map", verbose = FALSE), "dpvae_map")
+  kept <- colnames(own_map)
+  expect_length(kept, 100)
+  expect_true(all(diag(as.matrix(own_map[kept, kept])) == 0))
+  options(dpvae.map_locations = 0)
+  expect_error(dpvae_reconstruct(cells$counts, model = fit, placement = "map", verbose = FALSE),
+               class = "dpvae_error_input")
+})
+
 test_that("project_genes() predicts a gene left out of the mapping at the reference locations", {
   spots <- synthetic_tissue("spots")
   cells <- synthetic_tissue("cells", n = 300, seed = 7)

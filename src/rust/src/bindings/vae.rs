@@ -184,6 +184,8 @@ fn fit_impl(
             Some(c) => Some(matrix_view(c)?),
             None => None,
         };
+        // R's freed preprocessing temporaries go back first: the tensor is the fit's largest allocation
+        crate::memory::release_free_memory();
         let inputs = Inputs {
             x: expression_tensor(&x)?,
             counts: counts_view,

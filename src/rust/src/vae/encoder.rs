@@ -1,6 +1,6 @@
 //! A stored model loaded once for encoding: the weights in double precision and the frame parsed,
 //! then used for every block of cells of a call (`predict()` encodes in blocks).
-use ndarray::ArrayView2;
+use ndarray::{s, Array2, ArrayView2};
 use tch::{nn, Device, Kind, Tensor};
 
 use super::checkpoint;
@@ -52,10 +52,19 @@ impl Encoder {
         (Tensor::cat(&mus, 0), Tensor::cat(&logvars, 0))
     }
 
-    /// The means alone (no all-cells copy of the log-variances).
-    pub fn encode_mean(&self, x32: &Tensor) -> Tensor {
-        let mus: Vec<Tensor> = self.chunks(x32).map(|(mu, _)| mu).collect();
-        Tensor::cat(&mus, 0)
+    /// The means alone, written chunk by chunk into one array: no all-cells copy of the
+    /// log-variances, and no all-cells tensor beside the array (at a million cells each is 64 MB).
+    pub fn encode_mean(&self, x32: &Tensor) -> Result<Array2<f64>> {
+        let n = x32.size()[0] as usize;
+        let mut out = Array2::<f64>::zeros((n, self.cfg.latent_dim));
+        let mut start = 0;
+        for (mu, _) in self.chunks(x32) {
+            let part = to_array(&mu)?;
+            let len = part.nrows();
+            out.slice_mut(s![start..start + len, ..]).assign(&part);
+            start += len;
+        }
+        Ok(out)
     }
 
     /// `(mu, logvar)` of `ROW_CHUNK` cells at a time: an f64 copy of every cell's expression would

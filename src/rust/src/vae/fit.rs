@@ -203,7 +203,7 @@ fn finish(
     crate::memory::release_free_memory();
     let weights = checkpoint::save(&trained.vs)?;
     let encoder = Encoder::load(cfg.clone(), &weights, frame.clone(), device)?;
-    let latent = to_array(&encoder.encode_mean(xt))?;
+    let latent = encoder.encode_mean(xt)?;
     let scale = encoder.scale();
     if refit {
         frame.fit_projection(latent.view())?;

@@ -161,7 +161,7 @@ copy <- function(from, to = basename(from), gz = FALSE) {
   } else file.copy(from, dst(to), overwrite = TRUE)
   invisible(TRUE)
 }
-for (x in c("fig2_mantel.tsv", "fig14_distortion.tsv", "table1_moran.tsv", "table2_hvg_overlap.tsv",
+for (x in c("fig2_mantel.tsv", "fig14_distortion.tsv", "fig14_distortion_latent_spatial.tsv", "table1_moran.tsv", "table2_hvg_overlap.tsv",
             "fig12_mob_score.tsv", "fig6_snapshots_score.tsv", "fig6_anchors.tsv", "fig10_transfer.tsv")) {
   copy(file.path("bench/paper", x))
 }

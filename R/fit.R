@@ -90,7 +90,10 @@
 #' @param verbose Show a progress bar.
 #' @return A `dpvae_model`: weights, settings, genes, preprocessing, training
 #'   history and the reconstructed coordinates of the training cells. It
-#'   survives [saveRDS()] / [readRDS()].
+#'   survives [saveRDS()] / [readRDS()]. `history` has one row per epoch: the
+#'   loss and its terms (`recon`, `kl`, `dp`), the scale `c`, the monitored
+#'   `stress` and `seconds` since training started (so the time per epoch,
+#'   without the fit's one-off costs, is `diff(fit$history$seconds)`).
 #' @seealso [dpvae_reconstruct()], [predict.dpvae_model()]
 #' @export
 #' @examples

@@ -50,9 +50,11 @@ fit <- dpvae_fit(X, S, n_genes = n_genes, epochs = epochs, warmup = 1, patience 
                  num.threads = threads)
 fit_wall <- proc.time()[["elapsed"]] - t0
 rss_fit <- hwm()
-cat(sprintf("%s: cells %d genes %d (input nnz %.0f M, %.0f MB) batch %d epochs %d: %.3f s/epoch, fit call %.0f s, peak RSS %.0f MB (%.0f MB before the fit)\n",
+h <- fit$history
+loop <- if (nrow(h) > 1 && !is.null(h$seconds)) (h$seconds[nrow(h)] - h$seconds[1]) / (nrow(h) - 1) else NA
+cat(sprintf("%s: cells %d genes %d (input nnz %.0f M, %.0f MB) batch %d epochs %d: %.3f s/epoch (fit$seconds / epochs), training loop %.3f s/epoch (epochs 2-%d), fit call %.0f s, peak RSS %.0f MB (%.0f MB before the fit)\n",
             set, n, length(fit$preprocess$genes), length(X@x) / 1e6, (length(X@x) * 12 + length(X@p) * 4) / 2^20,
-            fit$config$batch_size, fit$epochs_run, fit$seconds / fit$epochs_run, fit_wall, rss_fit, rss0))
+            fit$config$batch_size, fit$epochs_run, fit$seconds / fit$epochs_run, loop, nrow(h), fit_wall, rss_fit, rss0))
 if (do_predict) {
   t0 <- proc.time()[["elapsed"]]
   res <- dpvae_reconstruct(X, model = fit, verbose = FALSE)

@@ -3,7 +3,8 @@
 # Full batch n = 500, 1000, 3000 (100 epochs) and n = 10000 minibatch 1024 (20 epochs); 2000 genes,
 # hidden 124, latent 2, 2 threads, dp term + stress monitoring every epoch (warmup 0), no early stopping.
 # Each run under /usr/bin/time -v for peak RSS.  Order per n: reference, dpvae in R, Rust example.
-# usage: [THREADS=2] bench/speed.sh OUTDIR   (env: REFPY = python with torch 2.13.0 [/tmp/refenv/bin/python],
+# usage: [THREADS=2] [ONLY=minibatch] bench/speed.sh OUTDIR   (ONLY=minibatch: the n = 10000 row alone)
+#        (env: REFPY = python with torch 2.13.0 [/tmp/refenv/bin/python],
 #        REF = reference folder [/work/shared/reference], LIBTORCH, DPVAE_LIB (R library holding dpvae))
 set -uo pipefail
 OUT=${1:?outdir}; mkdir -p "$OUT"
@@ -11,7 +12,8 @@ REFPY=${REFPY:-/tmp/refenv/bin/python}; REF=${REF:-/work/shared/reference}
 LIBTORCH=${LIBTORCH:-/root/.cache/R/dpvae/libtorch-2.13.0-cpu}; export LIBTORCH
 HERE=$(cd "$(dirname "$0")" && pwd); ROOT=$(dirname "$HERE")
 SYN=$OUT/synth
-for n in 500 1000 3000 10000; do
+sizes="500 1000 3000 10000"; [ "${ONLY:-}" = minibatch ] && sizes=10000
+for n in $sizes; do
   [ -f "$SYN/n$n/counts.mtx.gz" ] || "$REFPY" "$REF/make_synthetic.py" "$SYN/n$n" --cells $n --genes 2000 --seed 0
 done
 # build the Rust example once (not timed)
@@ -32,10 +34,12 @@ run() { # n batch epochs
   /usr/bin/time -v Rscript "$HERE/speed_fit.R" "$SYN/n$n" $e $T $b > "$OUT/r_$tag.json" 2> "$OUT/r_$tag.time"
   s=$(sed -n 's/.*"s_per_epoch": \([0-9.]*\).*/\1/p' "$OUT/r_$tag.json")
   echo -e "$n\t$b\tdpvae_R\t$s\t$(rss "$OUT/r_$tag.time")\t$la" | tee -a "$OUT/speed.tsv"
+  s=$(sed -n 's/.*"s_per_epoch_loop": \([0-9.]*\).*/\1/p' "$OUT/r_$tag.json")
+  echo -e "$n\t$b\tdpvae_R_loop\t$s\t$(rss "$OUT/r_$tag.time")\t$la" | tee -a "$OUT/speed.tsv"
   la=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' '/')
   LD_LIBRARY_PATH=$LIBTORCH/lib /usr/bin/time -v "$EX" $n 2000 $e $T $b > "$OUT/rust_$tag.json" 2> "$OUT/rust_$tag.time"
   s=$(sed -n 's/.*"s_per_epoch": \([0-9.]*\).*/\1/p' "$OUT/rust_$tag.json")
   echo -e "$n\t$b\tdpvae_rust_example\t$s\t$(rss "$OUT/rust_$tag.time")\t$la" | tee -a "$OUT/speed.tsv"
 }
-for n in 500 1000 3000; do run $n 0 100; done
+if [ "${ONLY:-}" != minibatch ]; then for n in 500 1000 3000; do run $n 0 100; done; fi
 run 10000 1024 20

@@ -257,3 +257,12 @@ test_that("default warm-up and patience shrink in epochs only when an epoch is m
   fit <- dpvae_fit(mob$counts, mob$coords, n_genes = 200, epochs = 2, seed = 1, verbose = FALSE, num.threads = 1)
   expect_equal(c(fit$config$warmup, fit$config$patience), c(50L, 100L))
 })
+
+test_that("the history records the seconds since training started, for the time per epoch", {
+  fit <- quick_fit()
+  s <- fit$history$seconds
+  expect_length(s, fit$epochs_run)
+  expect_true(all(is.finite(s)) && s[1] >= 0)
+  expect_true(all(diff(s) >= 0))
+  expect_lte(s[length(s)], fit$seconds)
+})

@@ -37,7 +37,8 @@ fn history_list(h: &[EpochStats]) -> Robj {
         kl = col(|s| s.kl),
         dp = col(|s| s.dp),
         scale = col(|s| s.scale),
-        stress = col(|s| s.monitor_stress)
+        stress = col(|s| s.monitor_stress),
+        seconds = col(|s| s.seconds)
     )
     .into()
 }

@@ -37,6 +37,9 @@ pub struct EpochStats {
     /// the stress of all training pairs at the start of the epoch, read off the training
     /// forward pass for free; the state it belongs to is the one kept when it is the best.
     pub monitor_stress: f64,
+    /// Wall-clock seconds from the start of the first epoch to the end of this one (its monitor
+    /// pass included): the time per epoch at any size, without the fit's one-off costs.
+    pub seconds: f64,
 }
 
 /// What the caller wants after an epoch report.
@@ -202,6 +205,7 @@ pub fn train(
     let mut epochs_run = 0;
     let init_scale = |model: &Dpvae| start_scale(model, cfg.scale, &init_monitor, x_all);
 
+    let started = std::time::Instant::now();
     for epoch in 1..=cfg.epochs {
         if epoch == cfg.warmup + 1 && init.is_none() {
             init_scale(&model);
@@ -225,7 +229,13 @@ pub fn train(
         } else {
             f64::NAN
         };
-        let stats = pass.stats(epoch, model.scale().double_value(&[]), monitor_stress);
+        let seconds = started.elapsed().as_secs_f64();
+        let stats = pass.stats(
+            epoch,
+            model.scale().double_value(&[]),
+            monitor_stress,
+            seconds,
+        );
         history.push(stats);
         let last = epoch == cfg.epochs || stop.exhausted(cfg.patience);
         let report = epoch % cfg.report_every.max(1) == 0 || epoch == 1 || last;
@@ -282,7 +292,7 @@ struct EpochPass {
 }
 
 impl EpochPass {
-    fn stats(&self, epoch: usize, scale: f64, monitor_stress: f64) -> EpochStats {
+    fn stats(&self, epoch: usize, scale: f64, monitor_stress: f64, seconds: f64) -> EpochStats {
         EpochStats {
             epoch,
             loss: self.sums[0],
@@ -291,6 +301,7 @@ impl EpochPass {
             dp: self.sums[3],
             scale,
             monitor_stress,
+            seconds,
         }
     }
 }

@@ -74,7 +74,7 @@
 #' @param lr Adam learning rate.
 #' @param warmup Epochs trained without the distance-preserving term. `NULL`:
 #'   50, or fewer with many minibatches, so that warm-up takes at most about
-#'   1,250 optimiser steps (at least 5 epochs); fits of up to ~25,000
+#'   1,250 optimiser steps (at least 5 epochs); fits of up to ~28,000
 #'   training cells keep 50.
 #' @param patience Stop after this many epochs without a better stress (0 =
 #'   never stop early). The state with the lowest stress is kept. `NULL`: 100,
@@ -248,7 +248,7 @@ fit_settings <- function(n_genes, hidden, latent_dim, lambda, beta, alpha, dp_lo
 
 # Default warm-up and patience, in epochs, capped in optimiser steps: with minibatches an epoch is many steps
 # (88 at 100,000 cells), and minibatch fits stop improving within ~15 epochs of the warm-up's end (starmap_3d,
-# 23 steps per epoch: best epoch 57-66 of 150-166). The caps leave every fit of up to ~25,000 training cells
+# 21 steps per epoch: best epoch 57-66 of 150-166). The caps leave every fit of up to ~28,000 training cells
 # as it was (bench/RESULTS-scale.md: how they were chosen).
 WARMUP_EPOCHS <- 50L
 WARMUP_STEPS <- 1250L

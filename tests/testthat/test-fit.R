@@ -77,7 +77,7 @@ test_that("the defaults above 2000 and 4000 cells: a validation split, minibatch
 test_that("the model keeps its history, settings and preprocessing", {
   fit <- quick_fit()
   expect_equal(nrow(fit$history), 150)
-  expect_named(fit$history, c("epoch", "loss", "recon", "kl", "dp", "scale", "stress"))
+  expect_named(fit$history, c("epoch", "loss", "recon", "kl", "dp", "scale", "stress", "seconds"))
   expect_true(all(is.na(fit$history$stress[1:20])))
   expect_true(all(is.finite(fit$history$stress[21:150])))
   expect_equal(fit$config$lambda, 10)

@@ -238,8 +238,8 @@ map_spread <- function(moments, pos) {
 # How unlike the reference a query cell is, relative to how like the query's other cells it is: the mean
 # squared profile distance (each data set standardised on its own) to the OUTLIER_NEIGHBOURS nearest
 # reference cells over that to the nearest other query cells, drawn from equal numbers of each (so that the
-# ratio does not depend on the sizes; at most map_locations_max() of each). A cell type the reference lacks has close neighbours in the query
-# and none in the reference: a high score. A cell is never its own neighbour (training cells in self mode).
+# ratio does not depend on the sizes; at most map_locations_max() of each). A cell type the reference lacks
+# has close neighbours in the query and none in the reference: a high score. A cell is never its own neighbour (training cells in self mode).
 # Absolute distances were tried and separate related tissues poorly (bench/RESULTS-scrna.md).
 outlier_score <- function(model, prof, call = rlang::caller_call()) {
   score <- stats::setNames(rep(NA_real_, nrow(prof)), rownames(prof))

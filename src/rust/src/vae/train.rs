@@ -229,13 +229,9 @@ pub fn train(
         } else {
             f64::NAN
         };
+        let scale = model.scale().double_value(&[]);
         let seconds = started.elapsed().as_secs_f64();
-        let stats = pass.stats(
-            epoch,
-            model.scale().double_value(&[]),
-            monitor_stress,
-            seconds,
-        );
+        let stats = pass.stats(epoch, scale, monitor_stress, seconds);
         history.push(stats);
         let last = epoch == cfg.epochs || stop.exhausted(cfg.patience);
         let report = epoch % cfg.report_every.max(1) == 0 || epoch == 1 || last;

@@ -29,7 +29,10 @@
 #'
 #' @param x Expression, genes x cells: a matrix or `dgCMatrix` (used as given,
 #'   e.g. log-normalised), a Seurat object (v4 or v5) or a
-#'   SingleCellExperiment / SpatialExperiment.
+#'   SingleCellExperiment / SpatialExperiment. An on-disk `DelayedArray`
+#'   (e.g. HDF5-backed) is read a block of genes at a time, each block at
+#'   most `options(dpvae.metric_block_mb = 1000)` MB in memory, and never
+#'   loaded whole.
 #' @param coords Spatial coordinates, cells x 2 or 3 (not needed with
 #'   `weights`). For objects: `NULL` for the measured positions
 #'   (SpatialExperiment `spatialCoords()`, Seurat image coordinates or
@@ -63,8 +66,9 @@
 #' @param num.threads Threads (default: all cores). Results do not depend on
 #'   it.
 #' @param BPPARAM `NULL`, or a BiocParallel parameter object: the genes are
-#'   split into one block per worker (each gene's statistic and permutations
-#'   do not depend on the others, so results equal the serial ones).
+#'   split into one block per worker, or more for a `DelayedArray` (each
+#'   worker then reads its own genes); each gene's statistic and permutations
+#'   do not depend on the others, so results equal the serial ones.
 #' @return For a matrix: a data frame with one row per gene and columns
 #'   `gene`, `statistic`, `expected`, `variance`, `z`, `p_value`, `p_adj`
 #'   (and `p_perm`, `p_perm_adj` with `n_perm > 0`) and `constant`;
@@ -140,7 +144,7 @@ autocorrelation_verb <- function(stats, x, coords, k, weights, style, randomisat
   if (is.null(weights)) {
     check_number(k, "k", min = 1, max = .Machine$integer.max, integer = TRUE, call = call)
     inp <- metric_input(x, coords, features = features, assay = assay, layer = layer,
-                        assay.type = assay.type, call = call)
+                        assay.type = assay.type, lazy = TRUE, call = call)
     n <- ncol(inp$expr)
     if (k >= n) {
       dpvae_abort("{.arg k} = {k} neighbours, but there are only {n} cells: use {.arg k} < {n}.", call = call)
@@ -153,7 +157,7 @@ autocorrelation_verb <- function(stats, x, coords, k, weights, style, randomisat
     }
     inp <- metric_input(x, coords = matrix(0, ncol(x), 2, dimnames = list(colnames(x), NULL)),
                         features = features, assay = assay, layer = layer, assay.type = assay.type,
-                        call = call)
+                        lazy = TRUE, call = call)
     n <- ncol(inp$expr)
     w <- c(list(coords = NULL, k = 0L), weights_csr(weights, n, call = call))
     style_used <- style %||% ""
@@ -249,17 +253,24 @@ nb_csr <- function(nb, wl, n, call) {
   list(p = c(0L, cumsum(as.integer(lens))), j = j, x = x)
 }
 
-# moran_geary_impl over the genes, or over blocks of genes on BiocParallel workers (one block per worker;
-# every gene's statistic and permutations are independent of the others, so the result is the serial one).
+# moran_geary_impl over blocks of genes: every gene's statistic and permutations are independent of the
+# others, so the result is the serial one whatever the blocks. In memory the genes are one block (one per
+# worker with BPPARAM); a DelayedArray is read a gene block at a time (metric_gene_blocks()), on the
+# workers when there are some, so it is never realised whole.
 autocorrelation_by_genes <- function(expr, weights, settings_json, BPPARAM = NULL, call = rlang::caller_call()) {
-  if (is.null(BPPARAM) || nrow(expr) < 2L) {
-    return(moran_geary_block(expr, weights, settings_json, call = call))
+  workers <- if (is.null(BPPARAM)) 1L else max(1L, BiocParallel::bpnworkers(BPPARAM))
+  rows <- metric_gene_blocks(expr, workers, call = call)
+  if (length(rows) == 1L) return(moran_geary_block(expr, weights, settings_json, call = call))
+  parts <- lapply(rows, function(r) expr[r, , drop = FALSE]) # lazy for a DelayedArray
+  out <- if (is.null(BPPARAM)) {
+    lapply(seq_along(parts), function(b) {
+      if (b > 1L) between_blocks()
+      moran_geary_block(parts[[b]], weights, settings_json, call = call)
+    })
+  } else {
+    BiocParallel::bplapply(parts, moran_geary_block, weights = weights, settings_json = settings_json,
+                           BPPARAM = BPPARAM)
   }
-  n_blocks <- min(nrow(expr), max(1L, BiocParallel::bpnworkers(BPPARAM)))
-  rows <- split(seq_len(nrow(expr)), cut(seq_len(nrow(expr)), n_blocks, labels = FALSE))
-  parts <- lapply(rows, function(r) expr[r, , drop = FALSE])
-  out <- BiocParallel::bplapply(parts, moran_geary_block, weights = weights, settings_json = settings_json,
-                                BPPARAM = BPPARAM)
   fields <- function(stat) {
     names <- names(out[[1]][[stat]])
     stats::setNames(lapply(names, function(f) unlist(lapply(out, function(p) p[[stat]][[f]]), use.names = FALSE)),
@@ -271,5 +282,5 @@ autocorrelation_by_genes <- function(expr, weights, settings_json, BPPARAM = NUL
 
 moran_geary_block <- function(expr, weights, settings_json, call = rlang::caller_call()) {
   fork_guard()
-  rust_result(moran_geary_impl(expr_args(expr), weights, settings_json), call = call)
+  rust_result(moran_geary_impl(expr_args(gene_block(expr)), weights, settings_json), call = call)
 }

@@ -56,6 +56,7 @@ dpvae_finetune <- function(model, x, coords, epochs = 100, lr = NULL, lambda = N
     validation = 0, scale = cfg$scale, n_train = sum(known)
   )
   settings$rust$n_genes <- length(model$preprocess$genes)
+  settings$rust$half_input <- half_input(sum(known), length(model$preprocess$genes), call = call)
   settings$mask <- "all pairs"
   xt <- if (all(known)) x else x[, known, drop = FALSE]
   check_new_expression(xt, model$preprocess, call = call)

@@ -47,7 +47,10 @@
 #' @param batch_size Cells per minibatch; `NULL` chooses full batch up to
 #'   4000 training cells and 1024 above (memory then grows linearly with
 #'   cells: the dp term uses the pairs inside each batch, or each batch's share
-#'   of the mask's pairs).
+#'   of the mask's pairs). The training expression is held in single
+#'   precision up to `options(dpvae.tensor_mb = 1000)` MB (500,000 cells at
+#'   500 genes) and in half precision above, which halves the fit's largest
+#'   allocation; `predict()` rounds new cells the same way.
 #' @param validation Fraction of the training cells held out to choose the
 #'   best epoch (by their stress); 0 uses the training cells' stress. `NULL`
 #'   holds out 10 % above 2000 training cells and none below: on the large
@@ -141,6 +144,7 @@ dpvae_fit.default <- function(x, coords, ..., n_genes = 2000, normalize = c("aut
   }
   data <- training_data(xt, pp, likelihood)
   settings$rust$n_genes <- length(pp$genes)
+  settings$rust$half_input <- half_input(sum(known), length(pp$genes), call = call)
   pairs <- build_mask(mask, ct, known, k)
   settings$mask <- mask_label(mask)
   # group labels are sections: the map keeps each cell within one (map.R, one_section())
@@ -264,6 +268,18 @@ steps_per_epoch <- function(n_train, validation, batch_size) {
   if (!is.finite(n_train) || batch_size <= 0) return(1)
   n_fit <- n_train - floor(validation * n_train)
   max(1, ceiling(n_fit / batch_size))
+}
+
+# Whether the training expression is held in half precision: it is the fit's largest allocation (4 bytes per
+# cell and gene in single precision: 2 GB at a million cells x 500 genes), so above
+# options(dpvae.tensor_mb) MB (default 1000: 500,000 cells at 500 genes, 125,000 at 2000) it takes 2 bytes.
+# Rounding is below 0.05 % of each standardised value; the model remembers the choice and predict() rounds
+# new cells the same way, so it reproduces the fitted coordinates.
+DEFAULT_TENSOR_MB <- 1000
+half_input <- function(n_cells, n_genes, call = rlang::caller_call()) {
+  budget <- getOption("dpvae.tensor_mb", DEFAULT_TENSOR_MB)
+  check_number(budget, "options(dpvae.tensor_mb)", min = 0, call = call)
+  4 * n_cells * n_genes > budget * 1e6
 }
 
 # A full-batch epoch costs n^2 pair distances: ~90 s at 40k cells on one core of the development machine
@@ -406,6 +422,8 @@ print.dpvae_model <- function(x, ...) {
   cat("<dpvae_model>\n")
   cat(sprintf("  trained on %d cells x %d genes, %d-D coordinates\n",
               length(x$train_cells), length(x$preprocess$genes), x$spatial_dims))
+  if (isTRUE(x$config$half_input)) cat("  expression held in half precision (above options(dpvae.tensor_mb))
+")
   cat(sprintf("  %s likelihood; lambda %g, beta %g, alpha %g, hidden %d, latent %d, %s dp loss over %s\n",
               x$config$likelihood, x$config$lambda, x$config$beta, x$config$alpha, x$config$hidden,
               x$config$latent_dim, x$config$dp_loss, x$mask %||% "all pairs"))

@@ -53,8 +53,9 @@ as_numeric_matrix <- function(x, name, call = rlang::caller_call()) {
 # ---------------------------------------------------------------------------------------------
 
 # Genes x cells expression for the Rust metrics: a double matrix or a dgCMatrix, never densified.
-metric_expression <- function(x, name = "x", call = rlang::caller_call()) {
+metric_expression <- function(x, name = "x", lazy = FALSE, call = rlang::caller_call()) {
   if (is.data.frame(x)) x <- as.matrix(x)
+  if (lazy && is_delayed(x)) return(check_delayed_type(x, name, call)) # read in gene blocks later
   if (methods::is(x, "sparseMatrix")) {
     if (!methods::is(x, "dgCMatrix")) {
       x <- methods::as(methods::as(methods::as(x, "CsparseMatrix"), "generalMatrix"), "dMatrix")
@@ -73,6 +74,14 @@ metric_expression <- function(x, name = "x", call = rlang::caller_call()) {
   } else if (!methods::is(x, "dgCMatrix")) {
     dpvae_abort(c("{.arg {name}} must be a genes x cells matrix, dgCMatrix, Seurat object or SingleCellExperiment, not {.cls {class(x)}}."),
                 call = call)
+  }
+  x
+}
+
+check_delayed_type <- function(x, name, call) {
+  type <- DelayedArray::type(x)
+  if (!type %in% c("double", "integer", "logical")) {
+    dpvae_abort("{.arg {name}} must be a numeric genes x cells matrix, not a {type} matrix.", call = call)
   }
   x
 }
@@ -132,7 +141,7 @@ metric_bioc_fun <- function(pkg, name, call = rlang::caller_call()) {
 # Resolve `x` (matrix, dgCMatrix, Seurat, SingleCellExperiment/SpatialExperiment) and `coords`
 # into expression (genes x cells, `features` only), coordinates and where results would go.
 metric_input <- function(x, coords, features = NULL, assay = NULL, layer = NULL, assay.type = NULL,
-                         call = rlang::caller_call()) {
+                         lazy = FALSE, call = rlang::caller_call()) {
   kind <- "matrix"
   if (is_seurat(x)) {
     need_seurat_object(call)
@@ -154,7 +163,7 @@ metric_input <- function(x, coords, features = NULL, assay = NULL, layer = NULL,
   } else {
     expr <- x
   }
-  expr <- metric_expression(expr, call = call)
+  expr <- metric_expression(expr, lazy = lazy, call = call)
   if (is.null(rownames(expr))) rownames(expr) <- paste0("gene", seq_len(nrow(expr)))
   if (!is.null(features)) {
     idx <- if (is.character(features)) match(features, rownames(expr)) else {

@@ -52,6 +52,33 @@ test_that("Moran's I and Geary's C over gene blocks on workers equal the serial 
   expect_error(morans_i(genes, mob$coords, BPPARAM = "two"), class = "dpvae_error_input")
 })
 
+test_that("Moran's I and Geary's C read an HDF5-backed matrix a block of genes at a time, with the in-memory result", {
+  skip_if_not_installed("HDF5Array")
+  genes <- mob$counts[1:12, ]
+  h5 <- HDF5Array::writeHDF5Array(genes, filepath = tempfile(fileext = ".h5"), name = "counts",
+                                  with.dimnames = TRUE)
+  run <- function(x, ...) spatial_autocorrelation(x, mob$coords, n_perm = 9, seed = 2, num.threads = 1, ...)
+  in_memory <- run(genes)
+  seen <- new.env()
+  seen$widest <- 0
+  seen$blocks <- 0
+  trace("gene_block", bquote({
+    assign("widest", max(get("widest", .(seen)), nrow(x)), envir = .(seen))
+    assign("blocks", get("blocks", .(seen)) + 1, envir = .(seen))
+  }), print = FALSE, where = asNamespace("dpvae"))
+  budget <- 3 * 12 * ncol(genes) / 1e6 # three genes' worth were every value non-zero
+  on_disk <- tryCatch(withr_options(list(dpvae.metric_block_mb = budget), run(h5)),
+                      finally = untrace("gene_block", where = asNamespace("dpvae")))
+  expect_equal(on_disk, in_memory)
+  expect_gte(seen$blocks, 2)
+  expect_lt(seen$widest, nrow(genes)) # never all genes at once
+  snow <- withr_options(list(dpvae.metric_block_mb = budget), run(h5, BPPARAM = BiocParallel::SnowParam(2)))
+  expect_equal(snow, in_memory)
+  expect_equal(withr_options(list(dpvae.metric_block_mb = budget), morans_i(h5, mob$coords, num.threads = 1)),
+               morans_i(genes, mob$coords, num.threads = 1))
+  expect_error(withr_options(list(dpvae.metric_block_mb = -1), run(h5)), class = "dpvae_error_input")
+})
+
 test_that("dpvae_reconstruct(model =) encodes on workers with the serial result", {
   fit <- block_case()
   old <- options(dpvae.block_cells = 100)

@@ -49,6 +49,24 @@ test_that("held-out cells: the dp-VAE places them well, and better than the plai
   expect_gt(max(dp$history$dp), 0)
 })
 
+test_that("above options(dpvae.tensor_mb) the expression is held in half precision: held-out cells as well placed", {
+  spots <- synthetic_tissue("spots")
+  set.seed(21)
+  test <- sample(225, 70)
+  fit_on <- function() dpvae_fit(spots$counts[, -test], spots$coords[-test, ], epochs = 200, seed = 4,
+                                 verbose = FALSE, num.threads = 1)
+  single <- fit_on()
+  half <- withr_options(list(dpvae.tensor_mb = 0.01), fit_on()) # 155 cells x 200 genes x 4 bytes > 10 kB
+  expect_false(single$config$half_input)
+  expect_true(half$config$half_input)
+  expect_false(identical(half$fitted_coords, single$fitted_coords))
+  # predict() rounds new cells as the fit did, so it reproduces the fitted coordinates (as test-predict.R)
+  expect_equal(predict(half, spots$counts[, -test]), half$fitted_coords, tolerance = 1e-10)
+  err <- function(fit) procrustes_distance(spots$coords[test, ], predict(fit, spots$counts[, test]))
+  expect_lt(abs(err(half) - err(single)), 0.03)
+  expect_error(withr_options(list(dpvae.tensor_mb = -1), fit_on()), class = "dpvae_error_input")
+})
+
 test_that("held-out cells with the settings tests rarely reach: fixed scale, sampled latent, absolute loss", {
   spots <- synthetic_tissue("spots")
   set.seed(22)

@@ -80,8 +80,8 @@ fn pair_set(mask: &Robj, coords: ArrayView2<f64>, cfg: &Config) -> Result<PairSe
 
 /// The training expression as an f32 tensor, from R's block source (a list with `n` cells, `genes`,
 /// `blocks` and `fetch(b)`, block b's cells × genes matrix), so that only one block of it is ever
-/// held in f64 (R/preprocess.R, `expression_source()`).
-fn expression_tensor(x: &Robj) -> Result<Tensor> {
+/// held in f64 (R/preprocess.R, `expression_source()`). `kind`: f32, or f16 above R's memory budget.
+fn expression_tensor(x: &Robj, kind: Kind) -> Result<Tensor> {
     let bad = || {
         DpvaeError::Input("the expression source must be a list(n, genes, blocks, fetch)".into())
     };
@@ -93,7 +93,7 @@ fn expression_tensor(x: &Robj) -> Result<Tensor> {
     };
     let (n, genes, blocks) = (count("n")?, count("genes")?, count("blocks")?);
     let fetch = Function::try_from(field("fetch")?).map_err(|_| bad())?;
-    let out = Tensor::empty([n as i64, genes as i64], (Kind::Float, Device::Cpu));
+    let out = Tensor::empty([n as i64, genes as i64], (kind, Device::Cpu));
     let mut row = 0;
     for b in 1..=blocks {
         let block = fetch
@@ -188,7 +188,7 @@ fn fit_impl(
         // R's freed preprocessing temporaries go back first: the tensor is the fit's largest allocation
         crate::memory::release_free_memory();
         let inputs = Inputs {
-            x: expression_tensor(&x)?,
+            x: expression_tensor(&x, cfg.input_kind())?,
             counts: counts_view,
             library: library.as_real_slice(),
         };

@@ -73,6 +73,9 @@ pub struct Config {
     pub scale: Option<f64>,
     /// Call the progress callback every this many epochs.
     pub report_every: usize,
+    /// The expression is held in half precision (R chooses it above a memory budget): training and
+    /// prediction then see the same rounded values.
+    pub half_input: bool,
 }
 
 impl Default for Config {
@@ -99,6 +102,7 @@ impl Default for Config {
             grad_clip: 10.0,
             scale: None,
             report_every: 10,
+            half_input: false,
         }
     }
 }
@@ -110,6 +114,15 @@ impl Config {
             .map_err(|e| DpvaeError::Input(format!("invalid model settings: {e}")))?;
         cfg.validate()?;
         Ok(cfg)
+    }
+
+    /// Element type the expression is held in.
+    pub fn input_kind(&self) -> tch::Kind {
+        if self.half_input {
+            tch::Kind::Half
+        } else {
+            tch::Kind::Float
+        }
     }
 
     pub fn to_json(&self) -> String {

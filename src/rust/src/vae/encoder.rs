@@ -45,7 +45,7 @@ impl Encoder {
 
     /// Encoder means and log-variances in double precision: a cell's result then does not depend on
     /// which other cells share the batch (f32 GEMMs sum in a batch-size-dependent order), so
-    /// predict() on any subset reproduces the fitted coordinates. `x32` is the f32 input, widened,
+    /// predict() on any subset reproduces the fitted coordinates. `x32` is the f32 (or f16) input, widened,
     /// so that fit and predict see the same values.
     pub fn encode(&self, x32: &Tensor) -> (Tensor, Tensor) {
         let (mus, logvars): (Vec<Tensor>, Vec<Tensor>) = self.chunks(x32).unzip();
@@ -104,7 +104,7 @@ impl Encoder {
         }
         check_finite(x.view(), "the expression matrix")?;
         let _exclusive = train::exclusive(num_threads);
-        let (mu, logvar) = self.encode(&to_tensor(x));
+        let (mu, logvar) = self.encode(&to_tensor(x).to_kind(self.cfg.input_kind()));
         let latent = to_array(&mu)?;
         let coords = self.place(latent.view())?;
         let uncertainty = if n_samples > 0 {

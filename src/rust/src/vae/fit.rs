@@ -71,7 +71,8 @@ pub fn to_tensor(a: ArrayView2<f64>) -> Tensor {
     out
 }
 
-/// Writes the rows of `a` (converted to f32) into `out` from row `start` on, a chunk at a time.
+/// Writes the rows of `a` (converted to f32, then to `out`'s element type) into `out` from row `start`
+/// on, a chunk at a time.
 pub fn fill_rows(out: &Tensor, start: usize, a: ArrayView2<f64>) {
     for (k, rows) in a.axis_chunks_iter(Axis(0), ROW_CHUNK).enumerate() {
         let v: Vec<f32> = rows.iter().map(|&x| x as f32).collect();
@@ -378,6 +379,51 @@ mod tests {
             .filter(|v| v.is_finite())
             .fold(f64::INFINITY, f64::min);
         assert!((best - recorded).abs() < 1e-12);
+    }
+
+    #[test]
+    fn half_precision_input_trains_and_predict_matches_fit() {
+        // minibatches, validation cells and the monitor all read rows of the f16 tensor
+        let (x, s) = toy(80);
+        let c = Config {
+            epochs: 60,
+            batch_size: 32,
+            validation: 0.2,
+            num_threads: 1,
+            half_input: true,
+            ..cfg(1.0)
+        };
+        let half = Inputs {
+            x: to_tensor(x.view()).to_kind(Kind::Half),
+            counts: None,
+            library: None,
+        };
+        let out = fit(&half, s.view(), &PairSet::All, &c, Device::Cpu, &mut |_| {
+            Control::Continue
+        })
+        .unwrap();
+        let p = encoder(&c, &out).predict(x.view(), 0, 1, 1).unwrap();
+        assert_eq!(p.coords, out.prediction.coords);
+        let single = run(
+            &x,
+            &s,
+            &Config {
+                half_input: false,
+                ..c.clone()
+            },
+        )
+        .unwrap();
+        let err = |o: &FitOutput| {
+            procrustes(s.view(), o.prediction.coords.view())
+                .unwrap()
+                .disparity
+        };
+        assert!(
+            (err(&out) - err(&single)).abs() < 0.05,
+            "f16 {} vs f32 {}",
+            err(&out),
+            err(&single)
+        );
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The training cells read through their row numbers in the whole input: holding validation cells out
 //! copies no expression (at a million cells x 500 genes a copy of the training rows is ~1.8 GB).
-use tch::{Device, Tensor};
+use tch::{Device, Kind, Tensor};
 
 use super::likelihood::Target;
 
@@ -41,16 +41,26 @@ impl<'a> FitRows<'a> {
 
     /// Expression of training rows `idx`.
     pub fn x_rows(&self, idx: &Tensor) -> Tensor {
-        self.all.x.index_select(0, &self.input_rows(idx))
+        expression_rows(&self.all.x, &self.input_rows(idx))
     }
 
     /// Every training row at once (one full batch).
     pub fn whole(&self) -> Target {
         match &self.map {
             Some(map) => self.all.rows(map),
-            None => self.all.shallow_clone(),
+            None => {
+                let mut every = self.all.shallow_clone();
+                every.x = every.x.to_kind(Kind::Float);
+                every
+            }
         }
     }
+}
+
+/// Rows `idx` of the stored expression in single precision: above a memory budget it is held in half
+/// precision and widened one batch at a time (no copy when it is f32 already).
+pub fn expression_rows(x: &Tensor, idx: &Tensor) -> Tensor {
+    x.index_select(0, idx).to_kind(Kind::Float)
 }
 
 #[cfg(test)]

@@ -37,7 +37,7 @@ impl Target {
     /// The rows `idx` of every part.
     pub fn rows(&self, idx: &Tensor) -> Target {
         Target {
-            x: self.x.index_select(0, idx),
+            x: super::fit_rows::expression_rows(&self.x, idx),
             counts: self.counts.as_ref().map(|c| c.index_select(0, idx)),
             log_lib: self.log_lib.as_ref().map(|l| l.index_select(0, idx)),
         }

@@ -5,7 +5,7 @@ use tch::{Device, Kind, Tensor};
 
 use super::config::DpLoss;
 use super::dpkernel;
-use super::fit_rows::FitRows;
+use super::fit_rows::{expression_rows, FitRows};
 use super::model::Dpvae;
 use super::pairs::{group_members, pair_tensors, PairSet};
 
@@ -109,7 +109,7 @@ impl Monitor {
     /// sqrt(Σ(d_z/c − d_s)² / Σ d_s²) over the monitored pairs: the training history's stress.
     pub fn monitor_stress(&self, model: &Dpvae, x: &Tensor, c: f64) -> f64 {
         tch::no_grad(|| {
-            let (mu, _) = model.encode(&x.index_select(0, &self.x_idx));
+            let (mu, _) = model.encode(&expression_rows(x, &self.x_idx));
             let zdims = mu.size()[1] as usize;
             let sdims = self.sdims;
             if !self.s_vec.is_empty() && dpkernel::supported(zdims, sdims) {
@@ -139,7 +139,7 @@ impl Monitor {
     /// c = median(‖mu_i − mu_j‖ / ‖s_i − s_j‖) over the monitored pairs.
     pub fn median_ratio(&self, model: &Dpvae, x: &Tensor) -> f64 {
         tch::no_grad(|| {
-            let (mu, _) = model.encode(&x.index_select(0, &self.x_idx));
+            let (mu, _) = model.encode(&expression_rows(x, &self.x_idx));
             let dz = self.latent_distances(&mu);
             let ok = self.ds.gt(0.0);
             let r = dz.masked_select(&ok) / self.ds.masked_select(&ok);

@@ -12,7 +12,7 @@ phase() { echo; echo "== $1 ($(($(date +%s) - t_all)) s so far)"; }
 # --- Debian packages ------------------------------------------------------------
 phase "apt packages"
 APT_PKGS=(r-base-dev r-cran-testthat r-cran-roxygen2 r-cran-knitr r-cran-rmarkdown r-cran-seuratobject
-  r-bioc-singlecellexperiment r-bioc-biocparallel r-bioc-delayedarray r-bioc-hdf5array r-cran-ggplot2 r-cran-pkgdown r-cran-cli r-cran-rlang r-cran-jsonlite r-cran-matrix r-cran-spdep
+  r-bioc-singlecellexperiment r-bioc-biocparallel r-bioc-delayedarray r-bioc-hdf5array r-cran-ggplot2 r-cran-pkgdown r-cran-cli r-cran-rlang r-cran-jsonlite r-cran-matrix r-cran-rspectra r-cran-spdep
   r-cran-openssl libopenblas0-openmp pandoc unzip curl ca-certificates gcc g++ make)
 missing=()
 for p in "${APT_PKGS[@]}"; do

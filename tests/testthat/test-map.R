@@ -224,3 +224,17 @@ test_that("held-out cells at the mean placement: radius follows the readouts' di
                                                       as.matrix(few[, c("dpvae_x", "dpvae_y")]))
   expect_equal(few$dpvae_uncertainty, unname(few_full) * correlated, tolerance = 1e-8)
 })
+
+test_that("the atlas's axes by Lanczos span the leading eigenvectors, deterministically, leaving the RNG alone", {
+  set.seed(4)
+  p <- matrix(rnorm(700 * 600), 700) %*% diag(seq(3, 0.1, length.out = 600))
+  cp <- crossprod(p)
+  seed_before <- .Random.seed
+  axes <- dpvae:::top_axes(cp, 50)
+  expect_identical(.Random.seed, seed_before)
+  expect_identical(dpvae:::top_axes(cp, 50), axes)
+  full <- eigen(cp, symmetric = TRUE)$vectors[, 1:50]
+  expect_equal(tcrossprod(axes), tcrossprod(full), tolerance = 1e-10)
+  small <- cp[1:100, 1:100] # below LANCZOS_MIN_GENES: eigen() as before
+  expect_identical(dpvae:::top_axes(small, 50), eigen(small, symmetric = TRUE)$vectors[, 1:50])
+})

@@ -30,9 +30,9 @@
 #' @param x Expression, genes x cells: a matrix or `dgCMatrix` (used as given,
 #'   e.g. log-normalised), a Seurat object (v4 or v5) or a
 #'   SingleCellExperiment / SpatialExperiment. An on-disk `DelayedArray`
-#'   (e.g. HDF5-backed) is read a block of genes at a time, each block at
-#'   most `options(dpvae.metric_block_mb = 1000)` MB in memory, and never
-#'   loaded whole.
+#'   (e.g. HDF5-backed) is read a block of genes at a time, each block's
+#'   reading at most `options(dpvae.metric_block_mb = 1000)` MB in memory,
+#'   and never loaded whole.
 #' @param coords Spatial coordinates, cells x 2 or 3 (not needed with
 #'   `weights`). For objects: `NULL` for the measured positions
 #'   (SpatialExperiment `spatialCoords()`, Seurat image coordinates or

@@ -67,7 +67,8 @@ test_that("Moran's I and Geary's C read an HDF5-backed matrix a block of genes a
     assign("blocks", get("blocks", .(seen)) + 1, envir = .(seen))
   }), print = FALSE, where = asNamespace("dpvae"))
   budget <- 3 * 12 * ncol(genes) / 1e6 # three genes' worth were every value non-zero
-  on_disk <- tryCatch(withr_options(list(dpvae.metric_block_mb = budget), run(h5)),
+  # blocks of 100 cells: each gene block is assembled from several reads
+  on_disk <- tryCatch(withr_options(list(dpvae.metric_block_mb = budget, dpvae.block_cells = 100), run(h5)),
                       finally = untrace("gene_block", where = asNamespace("dpvae")))
   expect_equal(on_disk, in_memory)
   expect_gte(seen$blocks, 2)

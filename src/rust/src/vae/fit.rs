@@ -565,9 +565,12 @@ mod tests {
         let counts = x.mapv(|v| ((v + 1.0) * 5.0).round());
         let lib: Vec<f64> = counts.outer_iter().map(|r| r.sum() + 10.0).collect();
         for lik in [Likelihood::Nb, Likelihood::Zinb] {
+            // a fixed thread count (as below): another test changing the global one between the fit's
+            // final encoding and predict() changes the f64 products' last bits
             let c = Config {
                 likelihood: lik,
                 epochs: 120,
+                num_threads: 1,
                 ..cfg(1.0)
             };
             let inp = Inputs {
@@ -608,6 +611,7 @@ mod tests {
         let (x, s) = toy(50);
         let c = Config {
             latent_dim: 4,
+            num_threads: 1,
             ..cfg(1.0)
         };
         let out = run(&x, &s, &c).unwrap();

@@ -62,7 +62,7 @@ metric_gene_blocks <- function(x, workers = 1L, call = rlang::caller_call()) {
   n_blocks <- min(n_genes, workers)
   if (is_delayed(x) && n_genes > 1L) {
     budget <- getOption("dpvae.metric_block_mb", DEFAULT_METRIC_BLOCK_MB)
-    check_number(budget, "options(dpvae.metric_block_mb)", min = 0, call = call)
+    if (!identical(budget, Inf)) check_number(budget, "options(dpvae.metric_block_mb)", min = 0, call = call)
     first <- cell_block(x, seq_len(min(ncol(x), block_cells(call = call))))
     density <- Matrix::nnzero(first) / max(1, length(first))
     bytes_per_gene <- 24 * max(density, 1 / ncol(x)) * ncol(x)

@@ -50,7 +50,7 @@
 #'   of the mask's pairs). The training expression is held in single
 #'   precision up to `options(dpvae.tensor_mb = 1000)` MB (500,000 cells at
 #'   500 genes) and in half precision above, which halves the fit's largest
-#'   allocation; `predict()` rounds new cells the same way.
+#'   allocation (`Inf`: never); `predict()` rounds new cells the same way.
 #' @param validation Fraction of the training cells held out to choose the
 #'   best epoch (by their stress); 0 uses the training cells' stress. `NULL`
 #'   holds out 10 % above 2000 training cells and none below: on the large
@@ -278,7 +278,7 @@ steps_per_epoch <- function(n_train, validation, batch_size) {
 DEFAULT_TENSOR_MB <- 1000
 half_input <- function(n_cells, n_genes, call = rlang::caller_call()) {
   budget <- getOption("dpvae.tensor_mb", DEFAULT_TENSOR_MB)
-  check_number(budget, "options(dpvae.tensor_mb)", min = 0, call = call)
+  if (!identical(budget, Inf)) check_number(budget, "options(dpvae.tensor_mb)", min = 0, call = call) # Inf: never
   4 * n_cells * n_genes > budget * 1e6
 }
 

@@ -65,6 +65,7 @@ test_that("above options(dpvae.tensor_mb) the expression is held in half precisi
   err <- function(fit) procrustes_distance(spots$coords[test, ], predict(fit, spots$counts[, test]))
   expect_lt(abs(err(half) - err(single)), 0.03)
   expect_error(withr_options(list(dpvae.tensor_mb = -1), fit_on()), class = "dpvae_error_input")
+  expect_identical(withr_options(list(dpvae.tensor_mb = Inf), fit_on())$fitted_coords, single$fitted_coords)
 })
 
 test_that("held-out cells with the settings tests rarely reach: fixed scale, sampled latent, absolute loss", {

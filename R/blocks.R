@@ -60,9 +60,8 @@ DEFAULT_METRIC_BLOCK_MB <- 1000
 metric_gene_blocks <- function(x, workers = 1L, call = rlang::caller_call()) {
   n_genes <- nrow(x)
   n_blocks <- min(n_genes, workers)
-  if (is_delayed(x) && n_genes > 1L) {
-    budget <- getOption("dpvae.metric_block_mb", DEFAULT_METRIC_BLOCK_MB)
-    if (!identical(budget, Inf)) check_number(budget, "options(dpvae.metric_block_mb)", min = 0, call = call)
+  budget <- budget_mb("dpvae.metric_block_mb", DEFAULT_METRIC_BLOCK_MB, call = call)
+  if (is_delayed(x) && n_genes > 1L && is.finite(budget)) {
     first <- cell_block(x, seq_len(min(ncol(x), block_cells(call = call))))
     density <- Matrix::nnzero(first) / max(1, length(first))
     bytes_per_gene <- 24 * max(density, 1 / ncol(x)) * ncol(x)
@@ -70,6 +69,13 @@ metric_gene_blocks <- function(x, workers = 1L, call = rlang::caller_call()) {
   }
   if (n_blocks <= 1L) return(list(seq_len(n_genes)))
   split(seq_len(n_genes), cut(seq_len(n_genes), n_blocks, labels = FALSE))
+}
+
+# A memory budget in MB from option `name`: a number >= 0, or Inf for no limit.
+budget_mb <- function(name, default, call = rlang::caller_call()) {
+  budget <- getOption(name, default)
+  if (!identical(budget, Inf)) check_number(budget, sprintf("options(%s)", name), min = 0, call = call)
+  budget
 }
 
 # Consecutive index blocks covering 1..n.

@@ -277,9 +277,7 @@ steps_per_epoch <- function(n_train, validation, batch_size) {
 # new cells the same way, so it reproduces the fitted coordinates.
 DEFAULT_TENSOR_MB <- 1000
 half_input <- function(n_cells, n_genes, call = rlang::caller_call()) {
-  budget <- getOption("dpvae.tensor_mb", DEFAULT_TENSOR_MB)
-  if (!identical(budget, Inf)) check_number(budget, "options(dpvae.tensor_mb)", min = 0, call = call) # Inf: never
-  4 * n_cells * n_genes > budget * 1e6
+  4 * n_cells * n_genes > budget_mb("dpvae.tensor_mb", DEFAULT_TENSOR_MB, call = call) * 1e6 # Inf: never
 }
 
 # A full-batch epoch costs n^2 pair distances: ~90 s at 40k cells on one core of the development machine
@@ -422,8 +420,7 @@ print.dpvae_model <- function(x, ...) {
   cat("<dpvae_model>\n")
   cat(sprintf("  trained on %d cells x %d genes, %d-D coordinates\n",
               length(x$train_cells), length(x$preprocess$genes), x$spatial_dims))
-  if (isTRUE(x$config$half_input)) cat("  expression held in half precision (above options(dpvae.tensor_mb))
-")
+  if (isTRUE(x$config$half_input)) cat("  expression held in half precision (above options(dpvae.tensor_mb))\n")
   cat(sprintf("  %s likelihood; lambda %g, beta %g, alpha %g, hidden %d, latent %d, %s dp loss over %s\n",
               x$config$likelihood, x$config$lambda, x$config$beta, x$config$alpha, x$config$hidden,
               x$config$latent_dim, x$config$dp_loss, x$mask %||% "all pairs"))

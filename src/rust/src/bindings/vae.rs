@@ -78,9 +78,9 @@ fn pair_set(mask: &Robj, coords: ArrayView2<f64>, cfg: &Config) -> Result<PairSe
     }
 }
 
-/// The training expression as an f32 tensor, from R's block source (a list with `n` cells, `genes`,
-/// `blocks` and `fetch(b)`, block b's cells × genes matrix), so that only one block of it is ever
-/// held in f64 (R/preprocess.R, `expression_source()`). `kind`: f32, or f16 above R's memory budget.
+/// The training expression as a tensor of `kind` (f32, or f16 above R's memory budget), from R's block
+/// source (a list with `n` cells, `genes`, `blocks` and `fetch(b)`, block b's cells × genes matrix), so
+/// that only one block of it is ever held in f64 (R/preprocess.R, `expression_source()`).
 fn expression_tensor(x: &Robj, kind: Kind) -> Result<Tensor> {
     let bad = || {
         DpvaeError::Input("the expression source must be a list(n, genes, blocks, fetch)".into())

@@ -57,6 +57,7 @@ dpvae_finetune <- function(model, x, coords, epochs = 100, lr = NULL, lambda = N
   )
   settings$rust$n_genes <- length(model$preprocess$genes)
   settings$rust$half_input <- half_input(sum(known), length(model$preprocess$genes), call = call)
+  settings$rust$bf16_products <- bf16_products(settings$rust, sum(known), call = call)
   settings$mask <- "all pairs"
   xt <- if (all(known)) x else x[, known, drop = FALSE]
   check_new_expression(xt, model$preprocess, call = call)

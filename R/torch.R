@@ -9,7 +9,9 @@
 #'   number first.
 #' @return A list with `version` (read from the linked libtorch's `build-version`
 #'   or `VERSION` file), `path`, `cuda_available`, `cuda_device_count`,
-#'   `devices`, `threads`, `interop_threads`, and R's BLAS, which runs
+#'   `devices`, `threads`, `interop_threads`, `bf16_native` (whether this CPU
+#'   has native bfloat16 arithmetic, used for minibatch fits: see
+#'   `batch_size` in [dpvae_fit()]), and R's BLAS, which runs
 #'   libtorch's matrix products inside R: `blas_core` (OpenBLAS's kernel
 #'   family, `NA` for another BLAS) and `blas_retuned_from` (the generic
 #'   kernels dpvae switched away from when it was loaded, else `NA`).
@@ -26,7 +28,7 @@ libtorch_info <- function(num.threads = NULL) {
   c(list(version = libtorch_version(path), path = path),
     info[c("cuda_available", "cuda_device_count")],
     list(devices = c("cpu", if (info$cuda_available) paste0("cuda:", seq_len(info$cuda_device_count) - 1L))),
-    info[c("threads", "interop_threads")], blas_report())
+    info[c("threads", "interop_threads", "bf16_native")], blas_report())
 }
 
 # The version written in a libtorch folder (`build-version` in official archives, `VERSION` in Python wheels).

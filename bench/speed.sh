@@ -3,7 +3,7 @@
 # Full batch n = 500, 1000, 3000 (100 epochs) and n = 10000 minibatch 1024 (20 epochs); 2000 genes,
 # hidden 124, latent 2, 2 threads, dp term + stress monitoring every epoch (warmup 0), no early stopping.
 # Each run under /usr/bin/time -v for peak RSS.  Order per n: reference, dpvae in R, Rust example.
-# usage: [THREADS=2] [ONLY=minibatch] bench/speed.sh OUTDIR   (ONLY=minibatch: the n = 10000 row alone)
+# usage: [THREADS=2] [ONLY=minibatch] [DPVAE_BF16=FALSE] bench/speed.sh OUTDIR   (ONLY=minibatch: the n = 10000 row alone)
 #        (env: REFPY = python with torch 2.13.0 [/tmp/refenv/bin/python],
 #        REF = reference folder [/work/shared/reference], LIBTORCH, DPVAE_LIB (R library holding dpvae))
 set -uo pipefail
@@ -20,6 +20,8 @@ done
 (cd "$ROOT/src/rust" && LD_LIBRARY_PATH=$LIBTORCH/lib cargo build --release --example epoch_bench -q) || { echo "epoch_bench does not build" >&2; exit 1; }
 EX=${CARGO_TARGET_DIR:-$ROOT/src/rust/target}/release/examples/epoch_bench
 T=${THREADS:-2}
+# DPVAE_BF16=FALSE: single-precision products in R and in the example (default: "auto" in both)
+EXBF16=""; [ "${DPVAE_BF16:-}" = FALSE ] && EXBF16=0; [ "${DPVAE_BF16:-}" = TRUE ] && EXBF16=1
 common="--train-frac 1.0 --n-hvg 2000 --latent 2 --hidden 124 --warmup 0 --patience 0 --threads $T --seed 0 --quiet"
 rss() { grep "Maximum resident" "$1" | awk '{print $NF}'; }
 echo -e "n\tbatch\timpl\ts_per_epoch\tpeak_rss_kb\tloadavg" > "$OUT/speed.tsv"
@@ -37,7 +39,7 @@ run() { # n batch epochs
   s=$(sed -n 's/.*"s_per_epoch_loop": \([0-9.]*\).*/\1/p' "$OUT/r_$tag.json")
   echo -e "$n\t$b\tdpvae_R_loop\t$s\t$(rss "$OUT/r_$tag.time")\t$la" | tee -a "$OUT/speed.tsv"
   la=$(cut -d' ' -f1-3 /proc/loadavg | tr ' ' '/')
-  LD_LIBRARY_PATH=$LIBTORCH/lib /usr/bin/time -v "$EX" $n 2000 $e $T $b > "$OUT/rust_$tag.json" 2> "$OUT/rust_$tag.time"
+  LD_LIBRARY_PATH=$LIBTORCH/lib /usr/bin/time -v "$EX" $n 2000 $e $T $b $EXBF16 > "$OUT/rust_$tag.json" 2> "$OUT/rust_$tag.time"
   s=$(sed -n 's/.*"s_per_epoch": \([0-9.]*\).*/\1/p' "$OUT/rust_$tag.json")
   echo -e "$n\t$b\tdpvae_rust_example\t$s\t$(rss "$OUT/rust_$tag.time")\t$la" | tee -a "$OUT/speed.tsv"
 }

@@ -4,6 +4,8 @@
 # DPVAE_BENCH_UNSET_CORETYPE=1: R was started with OPENBLAS_CORETYPE (e.g. Prescott, OpenBLAS's generic
 # fallback); forgetting it before dpvae loads lets dpvae's load-time BLAS check see what a fresh machine sees.
 if (identical(Sys.getenv("DPVAE_BENCH_UNSET_CORETYPE"), "1")) Sys.unsetenv("OPENBLAS_CORETYPE")
+# DPVAE_BF16=FALSE: single-precision products (options(dpvae.bf16); default "auto")
+if (nzchar(Sys.getenv("DPVAE_BF16"))) options(dpvae.bf16 = switch(Sys.getenv("DPVAE_BF16"), "TRUE" = TRUE, "FALSE" = FALSE, "auto"))
 suppressPackageStartupMessages({
   lib <- Sys.getenv("DPVAE_LIB")
   if (nzchar(lib)) library(dpvae, lib.loc = lib) else library(dpvae)

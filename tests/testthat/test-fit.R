@@ -68,6 +68,29 @@ test_that("above options(dpvae.tensor_mb) the expression is held in half precisi
   expect_identical(withr_options(list(dpvae.tensor_mb = Inf), fit_on())$fitted_coords, single$fitted_coords)
 })
 
+test_that("bfloat16 products (options(dpvae.bf16)): minibatch fits only by default, held-out cells as well placed", {
+  spots <- synthetic_tissue("spots")
+  set.seed(21)
+  test <- sample(225, 70)
+  fit_on <- function(batch_size = 32) dpvae_fit(spots$counts[, -test], spots$coords[-test, ], epochs = 100, seed = 4,
+                                                batch_size = batch_size, verbose = FALSE, num.threads = 1)
+  single <- withr_options(list(dpvae.bf16 = FALSE), fit_on())
+  bf16 <- withr_options(list(dpvae.bf16 = TRUE), fit_on())
+  expect_false(single$config$bf16_products)
+  expect_true(bf16$config$bf16_products)
+  expect_false(identical(bf16$fitted_coords, single$fitted_coords))
+  # same seed, same fit; predict() (double precision) reproduces the fitted coordinates
+  expect_identical(withr_options(list(dpvae.bf16 = TRUE), fit_on())$fitted_coords, bf16$fitted_coords)
+  expect_equal(predict(bf16, spots$counts[, -test]), bf16$fitted_coords, tolerance = 1e-10)
+  err <- function(fit) procrustes_distance(spots$coords[test, ], predict(fit, spots$counts[, test]))
+  expect_lt(abs(err(bf16) - err(single)), 0.03)
+  # "auto": minibatch fits where the CPU has bfloat16 arithmetic; full batch never
+  expect_identical(fit_on()$config$bf16_products, libtorch_info()$bf16_native)
+  expect_false(fit_on(batch_size = 0)$config$bf16_products)
+  expect_error(withr_options(list(dpvae.bf16 = "yes"), fit_on()), class = "dpvae_error_input")
+  expect_output(print(bf16), "bfloat16")
+})
+
 test_that("held-out cells with the settings tests rarely reach: fixed scale, sampled latent, absolute loss", {
   spots <- synthetic_tissue("spots")
   set.seed(22)

@@ -1,5 +1,6 @@
 //! Seconds per full-batch epoch outside R, to compare with the same fit inside R.
-//! Usage: cargo run --release --example epoch_bench -- [cells] [genes] [epochs] [threads] [batch]
+//! Usage: cargo run --release --example epoch_bench -- [cells] [genes] [epochs] [threads] [batch] [bf16]
+//! bf16: 1/0 = products in bfloat16 or not; default as R's "auto" (minibatch on a CPU with native bf16).
 //! As bench/speed.sh runs the reference and dpvae_fit(): the dp term and the stress monitoring are
 //! active from the first epoch (warmup 0), no early stopping; batch 0 = full batch.
 use std::time::Instant;
@@ -20,6 +21,10 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     let epochs = *args.get(2).unwrap_or(&50);
     let threads = *args.get(3).unwrap_or(&2);
     let batch = *args.get(4).unwrap_or(&0);
+    let bf16 = args
+        .get(5)
+        .map(|&b| b == 1)
+        .unwrap_or(batch > 0 && dpvae::vae::precision::bf16_native());
     // Deterministic pseudo-data: speed does not depend on the values.
     let mut state = 12345u64;
     let mut next = move || {
@@ -38,6 +43,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
         lambda: 0.1,
         batch_size: batch,
         num_threads: threads,
+        bf16_products: bf16,
         ..Config::default()
     };
     let t0 = Instant::now();
@@ -56,7 +62,7 @@ fn main() -> Result<(), Box<dyn std::error::Error>> {
     )?;
     let secs = t0.elapsed().as_secs_f64();
     println!(
-        "{{\"cells\": {n}, \"genes\": {g}, \"batch\": {batch}, \"epochs\": {}, \"threads\": {threads}, \"s_per_epoch\": {:.5}}}",
+        "{{\"cells\": {n}, \"genes\": {g}, \"batch\": {batch}, \"bf16\": {bf16}, \"epochs\": {}, \"threads\": {threads}, \"s_per_epoch\": {:.5}}}",
         out.epochs_run,
         secs / out.epochs_run as f64
     );

@@ -13,6 +13,7 @@ fn libtorch_info_impl() -> Robj {
             0
         },
         threads = tch::get_num_threads(),
+        bf16_native = crate::vae::precision::bf16_native(),
         interop_threads = tch::get_num_interop_threads()
     )
     .into()

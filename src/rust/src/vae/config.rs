@@ -76,6 +76,10 @@ pub struct Config {
     /// The expression is held in half precision (R chooses it above a memory budget): training and
     /// prediction then see the same rounded values.
     pub half_input: bool,
+    /// The products of a training batch's expression with the encoder's first layer and the
+    /// decoder's output layer run in bfloat16 on the CPU (R chooses it for minibatch fits on CPUs
+    /// with native bfloat16; `precision.rs`). Coordinates are still encoded in double precision.
+    pub bf16_products: bool,
 }
 
 impl Default for Config {
@@ -103,6 +107,7 @@ impl Default for Config {
             scale: None,
             report_every: 10,
             half_input: false,
+            bf16_products: false,
         }
     }
 }

@@ -427,6 +427,46 @@ mod tests {
     }
 
     #[test]
+    fn bf16_products_train_reproducibly_and_predict_matches_fit() {
+        // minibatches with the expression's products in bfloat16 (precision.rs), both likelihood paths
+        let (x, s) = toy(80);
+        let c = Config {
+            epochs: 60,
+            batch_size: 32,
+            validation: 0.2,
+            num_threads: 1,
+            bf16_products: true,
+            ..cfg(1.0)
+        };
+        let a = run(&x, &s, &c).unwrap();
+        let b = run(&x, &s, &c).unwrap();
+        assert_eq!(a.prediction.coords, b.prediction.coords);
+        let p = encoder(&c, &a).predict(x.view(), 0, 1, 1).unwrap();
+        assert_eq!(p.coords, a.prediction.coords);
+        let single = run(
+            &x,
+            &s,
+            &Config {
+                bf16_products: false,
+                ..c.clone()
+            },
+        )
+        .unwrap();
+        assert_ne!(a.prediction.coords, single.prediction.coords);
+        let err = |o: &FitOutput| {
+            procrustes(s.view(), o.prediction.coords.view())
+                .unwrap()
+                .disparity
+        };
+        assert!(
+            (err(&a) - err(&single)).abs() < 0.05,
+            "bf16 {} vs f32 {}",
+            err(&a),
+            err(&single)
+        );
+    }
+
+    #[test]
     fn same_seed_same_result_and_predict_matches_fit() {
         let (x, s) = toy(30);
         // a fixed thread count: other tests running in parallel change the global one

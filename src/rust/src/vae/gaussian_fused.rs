@@ -12,6 +12,8 @@
 //! exact (as in `dpkernel`); the value is returned separately.
 use tch::{Kind, Tensor};
 
+use super::precision::product;
+
 /// Per-batch constants of the target: squared norm and column sums of X.
 pub struct TargetStats {
     pub sq_norm: f64,
@@ -34,7 +36,8 @@ pub struct FusedRecon {
     pub surrogate: Tensor,
 }
 
-/// Mean squared error between X (n × G) and H Wᵀ + b, evaluated without forming H Wᵀ.
+/// Mean squared error between X (n × G) and H Wᵀ + b, evaluated without forming H Wᵀ. `x` may be
+/// the bfloat16 operand of `precision::operand` (its statistics come from the single-precision X).
 pub fn mean_squared_error(
     x: &Tensor,
     stats: &TargetStats,
@@ -48,8 +51,8 @@ pub fn mean_squared_error(
     let (value, dh, dw, db) = tch::no_grad(|| {
         let hd = h.detach();
         let wd = w.detach();
-        let xw = x.matmul(&wd); // n × h
-        let xth = x.tr().matmul(&hd); // G × h
+        let xw = product(x, &wd); // n × h
+        let xth = product(&x.tr(), &hd); // G × h
         let hth = hd.tr().matmul(&hd);
         let wtw = wd.tr().matmul(&wd);
         let ht1 = hd.sum_dim_intlist(0, false, Kind::Float); // h

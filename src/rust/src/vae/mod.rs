@@ -15,4 +15,5 @@ pub mod loss;
 pub mod model;
 pub mod monitor;
 pub mod pairs;
+pub mod precision;
 pub mod train;

@@ -81,7 +81,17 @@ impl Dpvae {
     }
 
     pub fn encode(&self, x: &Tensor) -> (Tensor, Tensor) {
-        let h = self.enc.forward(x).relu();
+        let h = if x.kind() == tch::Kind::BFloat16 {
+            // a training batch with bfloat16 products (precision.rs)
+            let pre = super::precision::product(x, &self.enc.ws.tr());
+            match &self.enc.bs {
+                Some(b) => pre + b,
+                None => pre,
+            }
+        } else {
+            self.enc.forward(x)
+        }
+        .relu();
         // Bounded log-variance keeps exp() finite on odd input.
         (
             self.enc_mu.forward(&h),

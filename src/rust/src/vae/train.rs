@@ -17,6 +17,7 @@ use super::loss;
 use super::model::{Dpvae, SCALE_MAX, SCALE_MIN};
 use super::monitor::Monitor;
 use super::pairs::{batch_distances, PairSet};
+use super::precision;
 use crate::error::{DpvaeError, Result};
 
 static RNG_LOCK: Mutex<()> = Mutex::new(());
@@ -605,8 +606,11 @@ fn reconstruction_step(
     full_stats: Option<&TargetStats>,
     cfg: &Config,
 ) -> Reconstruction {
+    // libtorch's CUDA path is left in single precision (untested on a GPU).
+    let bf16 = cfg.bf16_products && tb.x.device() == Device::Cpu;
+    let xp = precision::operand(&tb.x, bf16);
     if cfg.likelihood == Likelihood::Gaussian {
-        let (mu, logvar, z) = model.encode_sample(&tb.x);
+        let (mu, logvar, z) = model.encode_sample(&xp);
         let h = model.decode_hidden(&z);
         let (w, bias) = model.output_layer();
         let batch_stats;
@@ -617,7 +621,7 @@ fn reconstruction_step(
                 &batch_stats
             }
         };
-        let r = gaussian_fused::mean_squared_error(&tb.x, st, &h, w, bias);
+        let r = gaussian_fused::mean_squared_error(&xp, st, &h, w, bias);
         Reconstruction {
             mu,
             logvar,
@@ -626,7 +630,7 @@ fn reconstruction_step(
             value: r.value,
         }
     } else {
-        let f = model.forward(&tb.x);
+        let f = model.forward(&xp);
         let term = reconstruction(&f.decoded, tb, cfg.likelihood);
         let value = term.double_value(&[]);
         Reconstruction {

@@ -40,16 +40,39 @@ cell_block <- function(x, cells) {
 # which unserialising does not do.
 gene_block <- function(x) {
   if (!isS4(x) || is.matrix(x) || methods::is(x, "dgCMatrix")) return(x)
-  loadNamespace("DelayedArray")
-  seeds <- unlist(DelayedArray::seedApply(x, function(seed) attr(class(seed), "package")))
-  for (pkg in unique(seeds)) loadNamespace(pkg)
+  load_seed_packages(x)
   pieces <- lapply(cell_blocks(ncol(x), block_cells()), function(cells) cell_block(x, cells))
+  bind_cell_blocks(pieces, x)
+}
+
+# The cells `cells` (sorted) of a DelayedArray in memory as dgCMatrix, read a block of cells at a time and
+# keeping only those: memory grows with the cells asked for, not with x.
+cells_in_memory <- function(x, cells) {
+  blocks <- cell_blocks(ncol(x), block_cells())
+  starts <- vapply(blocks, `[`, 1L, 1L)
+  wanted <- split(cells, factor(findInterval(cells, starts), levels = seq_along(blocks)))
+  pieces <- lapply(wanted[lengths(wanted) > 0L], function(keep) {
+    block <- cell_block(x, keep)
+    between_blocks()
+    block
+  })
+  bind_cell_blocks(pieces, x, cells)
+}
+
+# One dgCMatrix from dgCMatrix blocks of consecutive cells, assembled slot by slot (cbind() copies more).
+bind_cell_blocks <- function(pieces, x, cells = seq_len(ncol(x))) {
   p <- c(0L, cumsum(unlist(lapply(pieces, function(m) diff(m@p)), use.names = FALSE)))
   i <- unlist(lapply(pieces, methods::slot, "i"), use.names = FALSE)
   values <- unlist(lapply(pieces, methods::slot, "x"), use.names = FALSE)
   rm(pieces)
-  methods::new("dgCMatrix", Dim = dim(x), Dimnames = dimnames(x) %||% list(NULL, NULL), p = as.integer(p),
-               i = i, x = values)
+  methods::new("dgCMatrix", Dim = c(nrow(x), length(cells)),
+               Dimnames = list(rownames(x), colnames(x)[cells]), p = as.integer(p), i = i, x = values)
+}
+
+load_seed_packages <- function(x) {
+  loadNamespace("DelayedArray")
+  seeds <- unlist(DelayedArray::seedApply(x, function(seed) attr(class(seed), "package")))
+  for (pkg in unique(seeds)) loadNamespace(pkg)
 }
 
 # Row blocks for the metrics: one per worker in memory; for a DelayedArray, as many as keep each gene block's

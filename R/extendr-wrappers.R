@@ -29,9 +29,14 @@ moran_geary_impl <- function(expression, weights, settings_json) .Call(wrap__mor
 #' @noRd
 knn_impl <- function(coords, k, num_threads) .Call(wrap__knn_impl, coords, k, num_threads)
 
-#' Correlation of spatial distance and expression dissimilarity (paper Fig. 2).
+#' Correlation of spatial distance and expression dissimilarity (paper Fig. 2). `cells`: NULL
+#' (`expression` holds every cell) or the 1-based cells its columns are (`pair_cells_impl`).
 #' @noRd
-spatial_expression_correlation_impl <- function(expression, coords, settings_json) .Call(wrap__spatial_expression_correlation_impl, expression, coords, settings_json)
+spatial_expression_correlation_impl <- function(expression, coords, cells, settings_json) .Call(wrap__spatial_expression_correlation_impl, expression, coords, cells, settings_json)
+
+#' The 1-based cells (sorted) whose expression the pairs of `n` cells need.
+#' @noRd
+pair_cells_impl <- function(n, settings_json) .Call(wrap__pair_cells_impl, n, settings_json)
 
 #' Distortion / bi-Lipschitz constants of latent vs spatial distances.
 #' @noRd

@@ -266,7 +266,10 @@ metric_store_features <- function(object, assay, res, prefix, call = rlang::call
 #'
 #' All pairs are used when there are at most `max_cells` cells; otherwise
 #' `n_pairs` pairs are drawn at random (uniformly, with replacement), so time
-#' and memory stay linear in the number of pairs. Pairs whose dissimilarity is
+#' and memory stay linear in the number of pairs. Data on disk (a
+#' `DelayedArray`, e.g. an HDF5-backed assay) are read a block of cells at a
+#' time and only the cells of the drawn pairs are kept, with the same result
+#' as in memory. Pairs whose dissimilarity is
 #' undefined (a cell with a constant profile under `"pearson"`) are dropped
 #' and counted.
 #'
@@ -309,12 +312,20 @@ spatial_expression_correlation <- function(x, coords = NULL, dissimilarity = c("
   check_number(n_pairs, "n_pairs", min = 1, max = 2^31, integer = TRUE)
   check_number(n_perm, "n_perm", min = 0, max = 1e6, integer = TRUE)
   threads <- metric_threads(num.threads)
-  inp <- metric_input(x, coords, features = features, assay = assay, layer = layer, assay.type = assay.type)
+  inp <- metric_input(x, coords, features = features, assay = assay, layer = layer, assay.type = assay.type,
+                      lazy = TRUE)
   n <- ncol(inp$expr)
   seed <- metric_seed(seed, n_perm > 0 || n > max_cells)
-  settings <- list(dissimilarity = dissimilarity, max_cells = max_cells, n_pairs = n_pairs, n_perm = as.integer(n_perm),
-                   seed = seed, num_threads = threads)
-  res <- rust_result(spatial_expression_correlation_impl(expr_args(inp$expr), inp$coords, as_json(settings)))
+  settings <- as_json(list(dissimilarity = dissimilarity, max_cells = max_cells, n_pairs = n_pairs,
+                           n_perm = as.integer(n_perm), seed = seed, num_threads = threads))
+  expr <- inp$expr
+  cells <- NULL
+  if (is_delayed(expr)) {
+    # on disk: read only the cells the sampled pairs need (all of them up to max_cells), a block at a time
+    if (n > max_cells) cells <- rust_result(pair_cells_impl(n, settings))
+    expr <- if (is.null(cells)) gene_block(expr) else cells_in_memory(expr, cells)
+  }
+  res <- rust_result(spatial_expression_correlation_impl(expr_args(expr), inp$coords, cells, settings))
   for (nm in c("p_value_pearson", "p_value_spearman")) if (is.nan(res[[nm]])) res[[nm]] <- NA_real_
   res <- c(res, list(n_perm = as.integer(n_perm), dissimilarity = dissimilarity, n_cells = n,
                      n_genes = nrow(inp$expr)))

@@ -106,6 +106,35 @@ test_that("dpvae_impute() encodes on workers with the serial result", {
   expect_error(dpvae_impute(fit, mob$counts, co, BPPARAM = "two"), class = "dpvae_error_input")
 })
 
+test_that("spatial_expression_correlation reads an HDF5-backed matrix by cell blocks, only the sampled pairs' cells", {
+  skip_if_not_installed("HDF5Array")
+  x <- log1p(mob$counts)
+  h5 <- HDF5Array::writeHDF5Array(x, filepath = tempfile(fileext = ".h5"), name = "logcounts", with.dimnames = TRUE)
+  run <- function(x, ...) spatial_expression_correlation(x, mob$coords, n_perm = 9, seed = 3, num.threads = 1, ...)
+  sampled <- function(x) run(x, max_cells = 100, n_pairs = 60)
+  seen <- new.env()
+  seen$widest <- 0
+  seen$read <- 0
+  trace("cell_block", bquote({
+    assign("widest", max(get("widest", .(seen)), length(cells)), envir = .(seen))
+    assign("read", get("read", .(seen)) + length(cells), envir = .(seen))
+  }), print = FALSE, where = asNamespace("dpvae"))
+  on_disk <- tryCatch(withr_options(list(dpvae.block_cells = 50), sampled(h5)),
+                      finally = untrace("cell_block", where = asNamespace("dpvae")))
+  expect_identical(on_disk, sampled(x))
+  expect_true(on_disk$sampled)
+  expect_lte(seen$widest, 50)
+  expect_lte(seen$read, 120) # the cells of 60 pairs, not all ncol(x)
+  expect_lt(seen$read, ncol(x))
+  # all pairs (up to max_cells cells): every cell, still read by blocks
+  expect_identical(withr_options(list(dpvae.block_cells = 50), run(h5)), run(x))
+  # an SCE whose assay is on disk
+  skip_if_not_installed("SingleCellExperiment")
+  sce <- SingleCellExperiment::SingleCellExperiment(list(logcounts = h5))
+  expect_identical(spatial_expression_correlation(sce, mob$coords, max_cells = 100, n_pairs = 60, n_perm = 9,
+                                                  seed = 3, num.threads = 1), on_disk)
+})
+
 test_that("an HDF5-backed matrix or SCE is read in blocks and gives the in-memory result", {
   skip_if_not_installed("HDF5Array")
   skip_if_not_installed("SingleCellExperiment")

@@ -12,7 +12,8 @@ use super::convert::{matrix_view, settings, to_rmatrix, Fields};
 use crate::error::{DpvaeError, Result};
 use crate::metrics::autocorrelation::{moran_geary, Alternative, AutocorrOptions, GeneMatrix};
 use crate::metrics::correlation::{
-    spatial_expression_correlation, CorrelationOptions, Dissimilarity,
+    pair_cells, spatial_expression_correlation, spatial_expression_correlation_of_cells,
+    CorrelationOptions, Dissimilarity,
 };
 use crate::metrics::distortion::distortion;
 use crate::metrics::knn::knn_indices;
@@ -266,20 +267,10 @@ struct CorrelationSettings {
     num_threads: usize,
 }
 
-/// Correlation of spatial distance and expression dissimilarity (paper Fig. 2).
-/// @noRd
-#[extendr]
-fn spatial_expression_correlation_impl(
-    expression: List,
-    coords: RMatrix<f64>,
-    settings_json: &str,
-) -> Robj {
-    guarded(|| -> Result<Robj> {
-        let args = ExpressionArgs::from_list(expression)?;
-        let expr = args.view()?;
-        let set: CorrelationSettings = settings(settings_json, "correlation")?;
-        let opts = CorrelationOptions {
-            dissimilarity: match set.dissimilarity.as_str() {
+impl CorrelationSettings {
+    fn options(&self) -> Result<CorrelationOptions> {
+        Ok(CorrelationOptions {
+            dissimilarity: match self.dissimilarity.as_str() {
                 "pearson" => Dissimilarity::Pearson,
                 "euclidean" => Dissimilarity::Euclidean,
                 d => {
@@ -288,14 +279,34 @@ fn spatial_expression_correlation_impl(
                     )))
                 }
             },
-            max_cells: set.max_cells,
-            n_pairs: set.n_pairs,
-            n_perm: set.n_perm,
-            seed: set.seed,
-        };
+            max_cells: self.max_cells,
+            n_pairs: self.n_pairs,
+            n_perm: self.n_perm,
+            seed: self.seed,
+        })
+    }
+}
+
+/// Correlation of spatial distance and expression dissimilarity (paper Fig. 2). `cells`: NULL
+/// (`expression` holds every cell) or the 1-based cells its columns are (`pair_cells_impl`).
+/// @noRd
+#[extendr]
+fn spatial_expression_correlation_impl(
+    expression: List,
+    coords: RMatrix<f64>,
+    cells: Robj,
+    settings_json: &str,
+) -> Robj {
+    guarded(|| -> Result<Robj> {
+        let args = ExpressionArgs::from_list(expression)?;
+        let expr = args.view()?;
+        let opts = settings::<CorrelationSettings>(settings_json, "correlation")?.options()?;
+        let set: CorrelationSettings = settings(settings_json, "correlation")?;
+        let cells = zero_based_cells(&cells)?;
         let c = coords_view(&coords)?;
-        let r = threads::in_pool(set.num_threads, || {
-            spatial_expression_correlation(&expr, c, &opts)
+        let r = threads::in_pool(set.num_threads, || match &cells {
+            Some(cells) => spatial_expression_correlation_of_cells(&expr, cells, c, &opts),
+            None => spatial_expression_correlation(&expr, c, &opts),
         })?;
         Ok(list!(
             pearson = r.pearson,
@@ -307,6 +318,40 @@ fn spatial_expression_correlation_impl(
             sampled = r.sampled
         )
         .into())
+    })
+}
+
+/// NULL, or 1-based cell indices as 0-based.
+fn zero_based_cells(cells: &Robj) -> Result<Option<Vec<u32>>> {
+    if cells.is_null() {
+        return Ok(None);
+    }
+    let v = cells
+        .as_integer_slice()
+        .ok_or_else(|| DpvaeError::Input("cells must be an integer vector".into()))?;
+    v.iter()
+        .map(|&c| {
+            u32::try_from(c)
+                .ok()
+                .and_then(|c| c.checked_sub(1))
+                .ok_or_else(|| DpvaeError::Input(format!("invalid cell index {c}")))
+        })
+        .collect::<Result<Vec<u32>>>()
+        .map(Some)
+}
+
+/// The 1-based cells (sorted) whose expression the pairs of `n` cells need.
+/// @noRd
+#[extendr]
+fn pair_cells_impl(n: f64, settings_json: &str) -> Robj {
+    guarded(|| -> Result<Robj> {
+        let opts = settings::<CorrelationSettings>(settings_json, "correlation")?.options()?;
+        let cells = pair_cells(n as usize, &opts)?;
+        Ok(cells
+            .iter()
+            .map(|&c| c as i32 + 1)
+            .collect::<Vec<i32>>()
+            .into_robj())
     })
 }
 
@@ -349,5 +394,6 @@ extendr_module! {
     fn moran_geary_impl;
     fn knn_impl;
     fn spatial_expression_correlation_impl;
+    fn pair_cells_impl;
     fn distortion_impl;
 }

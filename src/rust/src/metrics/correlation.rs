@@ -168,19 +168,75 @@ pub fn spatial_expression_correlation(
     coords: ArrayView2<f64>,
     opts: &CorrelationOptions,
 ) -> Result<SpatialExprCorrelation> {
-    check_inputs(expr, coords, opts)?;
-    let n = expr.n_cells();
+    correlation_over(expr, None, coords, opts)
+}
+
+/// The same for an `expr` that holds only the columns of `cells` (sorted, distinct) among the
+/// `coords.nrows()` cells: every cell of [`pair_cells`]. The result equals the one computed on
+/// all columns, so data on disk are read only where a sampled pair needs them.
+pub fn spatial_expression_correlation_of_cells(
+    expr: &GeneMatrix,
+    cells: &[u32],
+    coords: ArrayView2<f64>,
+    opts: &CorrelationOptions,
+) -> Result<SpatialExprCorrelation> {
+    correlation_over(expr, Some(cells), coords, opts)
+}
+
+/// The cells (sorted, distinct) whose expression the pairs of `n` cells need.
+pub fn pair_cells(n: usize, opts: &CorrelationOptions) -> Result<Vec<u32>> {
+    let (pairs, _) = correlation_pairs(n, opts)?;
+    let mut cells: Vec<u32> = pairs.iter().flat_map(|&(i, j)| [i, j]).collect();
+    cells.par_sort_unstable();
+    cells.dedup();
+    Ok(cells)
+}
+
+/// All pairs up to `max_cells` cells, else `n_pairs` seeded draws; and whether they were drawn.
+fn correlation_pairs(n: usize, opts: &CorrelationOptions) -> Result<(Vec<(u32, u32)>, bool)> {
+    if n <= opts.max_cells {
+        pairs_for(n, usize::MAX, opts.seed)
+    } else {
+        pairs_for(n, opts.n_pairs, opts.seed)
+    }
+}
+
+/// `pairs` renumbered to columns of the subset `cells`.
+fn pairs_within(pairs: &[(u32, u32)], cells: &[u32]) -> Result<Vec<(u32, u32)>> {
+    let column = |c: u32| {
+        cells.binary_search(&c).map(|k| k as u32).map_err(|_| {
+            DpvaeError::Input(format!(
+                "the expression lacks cell {} that a sampled pair needs",
+                c + 1
+            ))
+        })
+    };
+    pairs
+        .iter()
+        .map(|&(i, j)| Ok((column(i)?, column(j)?)))
+        .collect()
+}
+
+fn correlation_over(
+    expr: &GeneMatrix,
+    cells: Option<&[u32]>,
+    coords: ArrayView2<f64>,
+    opts: &CorrelationOptions,
+) -> Result<SpatialExprCorrelation> {
+    check_inputs(expr, cells, coords, opts)?;
+    let n = coords.nrows();
     let pts = padded_points(coords, "coordinates")?;
     let all_pairs = n <= opts.max_cells;
-    let (pairs, sampled) = if all_pairs {
-        pairs_for(n, usize::MAX, opts.seed)?
-    } else {
-        pairs_for(n, opts.n_pairs, opts.seed)?
-    };
+    let (pairs, sampled) = correlation_pairs(n, opts)?;
     let de = if all_pairs {
         all_pairs_dissimilarity(expr, &pairs, opts.dissimilarity)?
     } else {
-        sampled_dissimilarity(expr, &pairs, opts.dissimilarity)?
+        match cells {
+            Some(cells) => {
+                sampled_dissimilarity(expr, &pairs_within(&pairs, cells)?, opts.dissimilarity)?
+            }
+            None => sampled_dissimilarity(expr, &pairs, opts.dissimilarity)?,
+        }
     };
     let defined = DefinedPairs::of(pairs, de)?;
     let ds: Vec<f64> = defined
@@ -217,15 +273,30 @@ pub fn spatial_expression_correlation(
 
 fn check_inputs(
     expr: &GeneMatrix,
+    cells: Option<&[u32]>,
     coords: ArrayView2<f64>,
     opts: &CorrelationOptions,
 ) -> Result<()> {
     expr.validate()?;
-    let n = expr.n_cells();
-    if coords.nrows() != n {
+    let n = coords.nrows();
+    if let Some(cells) = cells {
+        let sorted = cells.windows(2).all(|w| w[0] < w[1]);
+        let within = cells.last().map_or(true, |&c| (c as usize) < n);
+        if cells.len() != expr.n_cells() || !sorted || !within {
+            return Err(DpvaeError::Input(format!(
+                "the expression's {} columns must be distinct cells among the {n}, in order",
+                expr.n_cells()
+            )));
+        }
+        if n <= opts.max_cells && cells.len() != n {
+            return Err(DpvaeError::Input(format!(
+                "all pairs of the {n} cells are used: the expression needs every cell"
+            )));
+        }
+    } else if expr.n_cells() != n {
         return Err(DpvaeError::Input(format!(
-            "coordinates have {} rows but the expression matrix has {n} cells (columns)",
-            coords.nrows()
+            "coordinates have {n} rows but the expression matrix has {} cells (columns)",
+            expr.n_cells()
         )));
     }
     if n < 3 {
@@ -537,6 +608,91 @@ mod tests {
             }
         });
         (x, coords)
+    }
+
+    #[test]
+    fn the_columns_the_sampled_pairs_need_give_the_same_result() {
+        let (x, coords) = toy(300, 10);
+        let opts = CorrelationOptions {
+            max_cells: 100,
+            n_pairs: 150,
+            n_perm: 9,
+            seed: 5,
+            ..Default::default()
+        };
+        let cells = pair_cells(300, &opts).unwrap();
+        assert!(cells.len() < 300 && cells.windows(2).all(|w| w[0] < w[1]));
+        let sub = x.select(
+            Axis(1),
+            &cells.iter().map(|&c| c as usize).collect::<Vec<_>>(),
+        );
+        let (p, i, xs) = crate::metrics::autocorrelation::dense_to_csc(&sub);
+        let sparse_sub = GeneMatrix::SparseCsc {
+            nrow: 10,
+            ncol: cells.len(),
+            p: &p,
+            i: &i,
+            x: &xs,
+        };
+        let (pa, ia, xa) = crate::metrics::autocorrelation::dense_to_csc(&x);
+        let sparse_all = GeneMatrix::SparseCsc {
+            nrow: 10,
+            ncol: 300,
+            p: &pa,
+            i: &ia,
+            x: &xa,
+        };
+        for kind in [Dissimilarity::Pearson, Dissimilarity::Euclidean] {
+            let o = CorrelationOptions {
+                dissimilarity: kind,
+                ..opts
+            };
+            let want = spatial_expression_correlation(&sparse_all, coords.view(), &o).unwrap();
+            let got =
+                spatial_expression_correlation_of_cells(&sparse_sub, &cells, coords.view(), &o)
+                    .unwrap();
+            assert_eq!(got, want);
+            let dense = spatial_expression_correlation_of_cells(
+                &GeneMatrix::Dense(sub.view()),
+                &cells,
+                coords.view(),
+                &o,
+            )
+            .unwrap();
+            assert!((dense.pearson - want.pearson).abs() < 1e-12);
+        }
+        // a missing cell, an unsorted list, or a subset where all pairs are used: errors
+        let short = x.select(
+            Axis(1),
+            &cells[1..].iter().map(|&c| c as usize).collect::<Vec<_>>(),
+        );
+        let bad = spatial_expression_correlation_of_cells(
+            &GeneMatrix::Dense(short.view()),
+            &cells[1..],
+            coords.view(),
+            &opts,
+        );
+        assert!(matches!(bad, Err(DpvaeError::Input(_))));
+        let mut unsorted = cells.clone();
+        unsorted.swap(0, 1);
+        let bad = spatial_expression_correlation_of_cells(
+            &GeneMatrix::Dense(sub.view()),
+            &unsorted,
+            coords.view(),
+            &opts,
+        );
+        assert!(matches!(bad, Err(DpvaeError::Input(_))));
+        let all = CorrelationOptions {
+            max_cells: 1000,
+            ..opts
+        };
+        let bad = spatial_expression_correlation_of_cells(
+            &GeneMatrix::Dense(sub.view()),
+            &cells,
+            coords.view(),
+            &all,
+        );
+        assert!(matches!(bad, Err(DpvaeError::Input(_))));
     }
 
     #[test]

@@ -51,11 +51,11 @@
 #'   precision up to `options(dpvae.tensor_mb = 1000)` MB (500,000 cells at
 #'   500 genes) and in half precision above, which halves the fit's largest
 #'   allocation (`Inf`: never); `predict()` rounds new cells the same way.
-#'   Minibatch fits on a CPU with native bfloat16 arithmetic (AVX512-BF16 or
-#'   AMX) multiply each batch's expression by the weights in bfloat16 with
-#'   single-precision sums, which takes about a third off an epoch with the
-#'   same held-out accuracy; coordinates are still computed in double
-#'   precision. `options(dpvae.bf16 = FALSE)` turns it off, `TRUE` uses it for
+#'   Minibatch fits of at least 256 genes on a CPU with native bfloat16
+#'   arithmetic (AVX512-BF16 or AMX) multiply each batch's expression by the
+#'   weights in bfloat16 with single-precision sums, which takes 15-35 % off
+#'   an epoch with the same held-out accuracy; coordinates are still computed
+#'   in double precision. `options(dpvae.bf16 = FALSE)` turns it off, `TRUE` uses it for
 #'   every fit, `"auto"` (the default) as described.
 #' @param validation Fraction of the training cells held out to choose the
 #'   best epoch (by their stress); 0 uses the training cells' stress. `NULL`
@@ -289,9 +289,11 @@ half_input <- function(n_cells, n_genes, call = rlang::caller_call()) {
 
 # Whether a batch's products of expression and weights (encoder input layer, fused Gaussian term) run in
 # bfloat16 with single-precision sums (src/rust/src/vae/precision.rs). options(dpvae.bf16): "auto" (default)
-# for minibatch fits on a CPU with native bfloat16 arithmetic, where those products are 3-5x faster and an
-# epoch ~35 % shorter with unchanged held-out accuracy (bench/RESULTS-speed.md and RESULTS-scale.md, session
-# 9); small full-batch fits stay as they were. Without native support libtorch emulates bfloat16, slowly.
+# for minibatch fits of at least BF16_MIN_GENES genes on a CPU with native bfloat16 arithmetic, where those
+# products are 3-5x faster: an epoch 15-20 % shorter at 300-400 genes, ~30 % at 500-2000, nothing gained
+# below ~250 (bench/RESULTS-speed.md, session 9); held-out accuracy unchanged. Small full-batch fits stay as
+# they were. Without native support libtorch emulates bfloat16, slowly.
+BF16_MIN_GENES <- 256L
 bf16_products <- function(rust_settings, n_train, call = rlang::caller_call()) {
   choice <- getOption("dpvae.bf16", "auto")
   if (!(identical(choice, "auto") || isTRUE(choice) || isFALSE(choice))) {
@@ -301,7 +303,7 @@ bf16_products <- function(rust_settings, n_train, call = rlang::caller_call()) {
   }
   if (!identical(choice, "auto")) return(choice)
   minibatch <- steps_per_epoch(n_train, rust_settings$validation, rust_settings$batch_size) > 1
-  minibatch && isTRUE(libtorch_info_impl()$bf16_native)
+  minibatch && rust_settings$n_genes >= BF16_MIN_GENES && isTRUE(libtorch_info_impl()$bf16_native)
 }
 
 # A full-batch epoch costs n^2 pair distances: ~90 s at 40k cells on one core of the development machine

@@ -84,9 +84,13 @@ test_that("bfloat16 products (options(dpvae.bf16)): minibatch fits only by defau
   expect_equal(predict(bf16, spots$counts[, -test]), bf16$fitted_coords, tolerance = 1e-10)
   err <- function(fit) procrustes_distance(spots$coords[test, ], predict(fit, spots$counts[, test]))
   expect_lt(abs(err(bf16) - err(single)), 0.03)
-  # "auto": minibatch fits where the CPU has bfloat16 arithmetic; full batch never
-  expect_identical(fit_on()$config$bf16_products, libtorch_info()$bf16_native)
+  # "auto": minibatch fits of >= 256 genes where the CPU has bfloat16 arithmetic; full batch or fewer genes never
+  expect_false(fit_on()$config$bf16_products) # 200 genes
   expect_false(fit_on(batch_size = 0)$config$bf16_products)
+  rule <- function(...) dpvae:::bf16_products(list(validation = 0, ...), n_train = 5000)
+  expect_identical(rule(batch_size = 1024, n_genes = 2000), libtorch_info()$bf16_native)
+  expect_false(rule(batch_size = 0, n_genes = 2000))
+  expect_false(rule(batch_size = 1024, n_genes = 255))
   expect_error(withr_options(list(dpvae.bf16 = "yes"), fit_on()), class = "dpvae_error_input")
   expect_output(print(bf16), "bfloat16")
 })

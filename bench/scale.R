@@ -55,6 +55,7 @@ loop <- if (nrow(h) > 1 && !is.null(h$seconds)) (h$seconds[nrow(h)] - h$seconds[
 cat(sprintf("%s: cells %d genes %d (input nnz %.0f M, %.0f MB) batch %d epochs %d: %.3f s/epoch (fit$seconds / epochs), training loop %.3f s/epoch (epochs 2-%d), fit call %.0f s, peak RSS %.0f MB (%.0f MB before the fit)\n",
             set, n, length(fit$preprocess$genes), length(X@x) / 1e6, (length(X@x) * 12 + length(X@p) * 4) / 2^20,
             fit$config$batch_size, fit$epochs_run, fit$seconds / fit$epochs_run, loop, nrow(h), fit_wall, rss_fit, rss0))
+cat(sprintf("  products in %s\n", if (isTRUE(fit$config$bf16_products)) "bfloat16" else "single precision"))
 if (do_predict) {
   t0 <- proc.time()[["elapsed"]]
   res <- dpvae_reconstruct(X, model = fit, verbose = FALSE)

@@ -300,8 +300,8 @@ fn spatial_expression_correlation_impl(
     guarded(|| -> Result<Robj> {
         let args = ExpressionArgs::from_list(expression)?;
         let expr = args.view()?;
-        let opts = settings::<CorrelationSettings>(settings_json, "correlation")?.options()?;
         let set: CorrelationSettings = settings(settings_json, "correlation")?;
+        let opts = set.options()?;
         let cells = zero_based_cells(&cells)?;
         let c = coords_view(&coords)?;
         let r = threads::in_pool(set.num_threads, || match &cells {

@@ -228,15 +228,13 @@ fn correlation_over(
     let pts = padded_points(coords, "coordinates")?;
     let all_pairs = n <= opts.max_cells;
     let (pairs, sampled) = correlation_pairs(n, opts)?;
-    let de = if all_pairs {
-        all_pairs_dissimilarity(expr, &pairs, opts.dissimilarity)?
-    } else {
-        match cells {
-            Some(cells) => {
-                sampled_dissimilarity(expr, &pairs_within(&pairs, cells)?, opts.dissimilarity)?
-            }
-            None => sampled_dissimilarity(expr, &pairs, opts.dissimilarity)?,
+    let de = match cells {
+        _ if all_pairs => all_pairs_dissimilarity(expr, &pairs, opts.dissimilarity)?,
+        // the subset's columns hold the pairs' cells (check_inputs: all of them when all_pairs)
+        Some(cells) => {
+            sampled_dissimilarity(expr, &pairs_within(&pairs, cells)?, opts.dissimilarity)?
         }
+        None => sampled_dissimilarity(expr, &pairs, opts.dissimilarity)?,
     };
     let defined = DefinedPairs::of(pairs, de)?;
     let ds: Vec<f64> = defined

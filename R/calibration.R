@@ -5,24 +5,30 @@
 # leave-one-out. Held-out cells of the same data set are exchangeable with these, so their regions cover
 # ~90 % of them (bench/RESULTS-scrna.md reports the coverage on every shared set).
 #
-# The mean of the encoder's and the map's positions errs less where the two err apart. Its mean squared
-# error (per unit spread) follows from the two readouts' errors and their disagreement d, measured on the
-# query's own cells: E|mean error|^2 = (E|e_enc|^2 + E|e_map|^2) / 2 - E|d|^2 / 4. E|e_map|^2 is rms^2 of the
-# calibration; E|e_enc|^2 = kappa * rms^2, where kappa, the encoder's held-out error over the map's, is
-# measured at fit time on the validation cells the encoder did not train on (1, equally accurate, without).
+# The mean of the encoder's and the map's positions has its own factor, calibrated the same way on training
+# cells whose encoder position is honest (from a model that did not train on them): the fit's validation
+# cells (mapped leave-one-out, like the map's calibration), or in fits without them (below 2000 training
+# cells by default) a cross-fit: the training cells in CROSSFIT_FOLDS folds, each fold placed by a model fitted without it and mapped onto the
+# cells that model trained on (bench/RESULTS-scrna.md, session 10: the earlier model of the mean's error from
+# the readouts' disagreement and an encoder/map error ratio left 15/16 shared sets within 0.85-0.95, this 16/16).
 
 # Radius of the 90 % region around reported positions `pos` (`mapped`: map_cells()' result, which holds the
 # moments).
 uncertainty_radius <- function(model, mapped, pos, placement = "map", encoder = NULL) {
-  radius <- model$radius_factor * map_spread(mapped, pos)
+  spread <- map_spread(mapped, pos)
+  if (placement == "mean" && is.numeric(model$radius_mean_factor) && is.finite(model$radius_mean_factor)) {
+    return(model$radius_mean_factor * spread)
+  }
+  radius <- model$radius_factor * spread
   if (placement == "mean") radius <- radius * mean_shrink(model, mapped, encoder)
   radius
 }
 
-# The mean placement's radius over the map's. Bounded below by 1/2 (never more than two equally good,
-# independent readouts gain) and above by the case of perfectly correlated errors, (1 + sqrt(kappa)) / 2,
-# which is also the answer for fewer than MEAN_SHRINK_MIN_CELLS cells (no disagreement to measure). Models
-# fitted before kappa was measured take the readouts as equally accurate (kappa = 1).
+# Without a calibrated factor for the mean (fits too small to cross-fit, or saved by dpvae < 0.3): the mean
+# placement's radius over the map's, from E|mean error|^2 = (E|e_enc|^2 + E|e_map|^2) / 2 - E|d|^2 / 4 with d
+# the readouts' disagreement on the query's own cells and E|e_enc|^2 = kappa E|e_map|^2 (kappa stored by
+# dpvae 0.2 fits, else 1). Bounded below by 1/2 and above by perfectly correlated errors, (1 + sqrt(kappa)) / 2,
+# also the answer for fewer than MEAN_SHRINK_MIN_CELLS cells.
 MEAN_SHRINK_MIN_CELLS <- 20L
 mean_shrink <- function(model, mapped, encoder) {
   rms <- model$radius_rms
@@ -43,13 +49,20 @@ loo_map <- function(profiles, coords, sections = NULL, call = rlang::caller_call
   n <- nrow(profiles)
   rows <- evenly_spaced(n, min(n, CALIBRATION_CELLS))
   if (length(rows) < 3L) return(NULL)
-  p <- profiles[rows, , drop = FALSE]
   truth <- coords[rows, , drop = FALSE]
-  support <- transport_support(p, p, self = seq_along(rows), call = call)
-  eps <- MAP_EPSILON * typical_cost(p, p)
-  plan <- one_section(sinkhorn_map(support, length(rows), length(rows), eps), sections[rows], support, eps)
-  moments <- plan_moments(plan, truth)
-  list(rows = rows, coords = moments$coords, spread = map_spread(moments, moments$coords), truth = truth)
+  mapped <- map_onto_cells(profiles[rows, , drop = FALSE], profiles[rows, , drop = FALSE], truth, sections[rows],
+                           self = seq_along(rows), call = call)
+  list(rows = rows, coords = mapped$coords, spread = mapped$spread, truth = truth)
+}
+
+# Profiles `q` mapped onto reference profiles `r` (positions `coords`, sections or NULL; `self`: as in
+# transport_support()): the map's positions and spreads.
+map_onto_cells <- function(q, r, coords, sections = NULL, self = NULL, call = rlang::caller_call()) {
+  support <- transport_support(q, r, self = self, call = call)
+  eps <- MAP_EPSILON * typical_cost(q, r)
+  plan <- one_section(sinkhorn_map(support, nrow(q), nrow(r), eps), sections, support, eps)
+  moments <- plan_moments(plan, coords)
+  list(coords = moments$coords, spread = map_spread(moments, moments$coords))
 }
 
 # `factor`: the 90 % quantile of error / spread over the leave-one-out rows; `rms`: its root mean square.
@@ -61,39 +74,62 @@ calibrate_radius <- function(loo) {
   c(factor = unname(stats::quantile(ratio, 0.9)), rms = sqrt(mean(ratio^2)))
 }
 
-# kappa: the encoder's mean squared error over the map's, both per unit spread, on the held-out cells
-# (`held`: their row indices among the training cells and the encoder's positions for them), the map's
-# from the leave-one-out rows of the calibration (`loo`). Tried and dropped: mapping the held-out cells
-# onto the other training cells only (bench/RESULTS-scrna.md: validation cells, chosen for early stopping,
-# then looked 4x better than the map, and Drosophila's coverage fell to 0.72).
-encoder_error_ratio <- function(loo, held) {
-  if (is.null(loo) || is.null(held)) return(NA_real_)
-  at <- match(held$rows, loo$rows)
+# The 90 % quantile of (error / spread around the mean placement) over cells with an honest encoder position
+# (`honest`: encoder and map positions, the map's spread and the true positions), or NA with fewer than
+# MEAN_SHRINK_MIN_CELLS of them.
+calibrate_mean_radius <- function(honest) {
+  if (is.null(honest)) return(NA_real_)
+  spread <- sqrt(honest$spread^2 + rowSums((honest$encoder - honest$map)^2) / 4)
+  ok <- which(spread > 0 & stats::complete.cases(honest$encoder, honest$map))
+  if (length(ok) < MEAN_SHRINK_MIN_CELLS) return(NA_real_)
+  error <- sqrt(rowSums(((honest$encoder + honest$map) / 2 - honest$truth)^2))
+  unname(stats::quantile(error[ok] / spread[ok], 0.9))
+}
+
+# The fit's validation cells (`res$validation`, rows of the training cells; `pred`: the fit's encoder
+# positions) among the leave-one-out calibration's rows, or NULL with fewer than MEAN_SHRINK_MIN_CELLS.
+validation_honest <- function(loo, res, pred) {
+  if (is.null(loo) || length(res$validation) < MEAN_SHRINK_MIN_CELLS) return(NULL)
+  at <- match(res$validation, loo$rows)
   keep <- which(!is.na(at))
+  if (length(keep) < MEAN_SHRINK_MIN_CELLS) return(NULL)
   at <- at[keep]
-  mapped <- list(coords = loo$coords[at, , drop = FALSE], spread = loo$spread[at], truth = loo$truth[at, , drop = FALSE])
-  error_ratio(mapped, held$coords[keep, , drop = FALSE])
+  list(encoder = pred$coords[res$validation[keep], , drop = FALSE], map = loo$coords[at, , drop = FALSE],
+       spread = loo$spread[at], truth = loo$truth[at, , drop = FALSE])
 }
 
-# Mean squared error per unit spread of the encoder's positions over the map's (`mapped`: the map's
-# positions, spreads and true positions of the same cells). NA with fewer than MEAN_SHRINK_MIN_CELLS usable
-# cells; kept within [1/4, 4] against the noise of a few dozen cells.
-error_ratio <- function(mapped, encoder) {
-  use <- which(mapped$spread > 0 & stats::complete.cases(encoder))
-  if (length(use) < MEAN_SHRINK_MIN_CELLS) return(NA_real_)
-  s2 <- mapped$spread[use]^2
-  enc <- mean(rowSums((encoder[use, , drop = FALSE] - mapped$truth[use, , drop = FALSE])^2) / s2)
-  map <- mean(rowSums((mapped$coords[use, , drop = FALSE] - mapped$truth[use, , drop = FALSE])^2) / s2)
-  if (!(map > 0)) return(NA_real_)
-  min(max(enc / map, 0.25), 4)
+# Cross-fit of a fit without validation cells: every CROSSFIT_FOLDS-th training cell forms a fold; folds are
+# refitted until at least CROSSFIT_CELLS cells (or all) have an honest position, so the extra time stays
+# about that of one fit on ~2000 cells. Only between CROSSFIT_MIN_CELLS and CROSSFIT_MAX_CELLS training cells
+# (larger fits hold out validation cells by default); options(dpvae.crossfit = FALSE) turns it off.
+CROSSFIT_FOLDS <- 5L
+CROSSFIT_CELLS <- 500L
+CROSSFIT_MIN_CELLS <- 50L
+CROSSFIT_MAX_CELLS <- 4000L
+crossfit_folds <- function(n) {
+  if (!isTRUE(getOption("dpvae.crossfit", TRUE)) || n < CROSSFIT_MIN_CELLS || n > CROSSFIT_MAX_CELLS) return(0L)
+  as.integer(min(CROSSFIT_FOLDS, ceiling(CROSSFIT_FOLDS * CROSSFIT_CELLS / n)))
 }
 
-# The encoder's positions for training cells it did not train on: the fit's validation cells (above 2000
-# training cells by default), or NULL. Below, a cross-fit (a second fit without every 5th or 10th cell) was
-# tried: it doubled small fits and its kappa, from a few dozen cells, was noisier than it was worth
-# (coverage 14/16 sets within 0.85-0.95 either way, vs 15/16 taking the readouts as equally accurate;
-# bench/RESULTS-scrna.md).
-held_out_encoder <- function(res, pred) {
-  if (length(res$validation) < MEAN_SHRINK_MIN_CELLS) return(NULL)
-  list(rows = res$validation, coords = pred$coords[res$validation, , drop = FALSE])
+# `refit(keep)`: the encoder's positions of the training cells not in `keep` (logical), from a model fitted
+# on those in `keep` as the fit was, or NULL if that fit was interrupted. The held-out cells are mapped onto
+# the kept ones, so both readouts work from the same, smaller reference.
+crossfit_honest <- function(refit, profiles, coords, sections = NULL, verbose = FALSE, call = rlang::caller_call()) {
+  n <- nrow(coords)
+  folds <- crossfit_folds(n)
+  if (folds == 0L) return(NULL)
+  fold <- rep_len(seq_len(CROSSFIT_FOLDS), n)
+  if (isTRUE(verbose)) cli::cli_inform("Calibrating the uncertainty: {folds} cross-fit{?s} on {n} training cells.")
+  parts <- vector("list", folds)
+  for (k in seq_len(folds)) {
+    keep <- fold != k
+    encoder <- refit(keep)
+    if (is.null(encoder)) return(NULL)
+    mapped <- map_onto_cells(profiles[!keep, , drop = FALSE], profiles[keep, , drop = FALSE],
+                             coords[keep, , drop = FALSE], sections[keep], call = call)
+    parts[[k]] <- list(encoder = encoder, map = mapped$coords, spread = mapped$spread,
+                       truth = coords[!keep, , drop = FALSE])
+  }
+  lapply(stats::setNames(nm = names(parts[[1]])), function(nm) do.call(rbind_or_c, lapply(parts, `[[`, nm)))
 }
+rbind_or_c <- function(...) if (is.matrix(..1)) rbind(...) else c(...)

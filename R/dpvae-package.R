@@ -17,6 +17,9 @@
 #'   bfloat16 (`libtorch_info()$bf16_native`); `TRUE` always, `FALSE` never.
 #' * `dpvae.map_locations` \[50000\]: at most this many training cells serve
 #'   as the cell -> location map's locations.
+#' * `dpvae.crossfit` \[`TRUE`\]: fits of 50-4000 cells without validation
+#'   cells refit on folds of their training cells to calibrate the mean
+#'   placement's uncertainty (see [dpvae_reconstruct()]); `FALSE` skips it.
 #' * `dpvae.metric_block_mb` \[1000\]: memory for each block of genes the
 #'   metrics read from a `DelayedArray`.
 #' * `dpvae.tune_blas` \[`TRUE`\]: `FALSE` before loading keeps R's OpenBLAS

@@ -63,9 +63,9 @@
 #'   single-cell sets of the benchmark the training stress keeps falling while
 #'   held-out cells get worse (osmFISH test error 0.70 without, 0.57 with), on
 #'   small sets the held-out cells are missed more than the signal helps
-#'   (`bench/RESULTS-accuracy.md`). The validation cells also measure the
-#'   encoder's held-out error, which sizes the uncertainty of the mean
-#'   placement (see [dpvae_reconstruct()]).
+#'   (`bench/RESULTS-accuracy.md`). The validation cells also calibrate the
+#'   uncertainty of the mean placement; without them a cross-fit does (see
+#'   [dpvae_reconstruct()], "Positional uncertainty").
 #' @param scale A fixed scale `c` instead of a learned one.
 #' @param lambda Weight of the distance-preserving term (0 = plain VAE). The
 #'   default, 10, was chosen on held-out cells of the shared benchmark sets
@@ -156,7 +156,7 @@ dpvae_fit.default <- function(x, coords, ..., n_genes = 2000, normalize = c("aut
   settings$mask <- mask_label(mask)
   # group labels are sections: the map keeps each cell within one (map.R, one_section())
   if (identical(settings$mask, "groups")) settings$sections <- as.character(mask[known])
-  train_model(data, ct, pairs, settings, pp, device = device, verbose = verbose, call = call)
+  train_model(data, ct, pairs, settings, pp, device = device, verbose = verbose, call = call, x = xt)
 }
 
 # Encoder input as a block source (expression_source()), and for count likelihoods raw counts of the same
@@ -321,12 +321,13 @@ duration_text <- function(s) {
 }
 
 # Runs the Rust fit with a cli progress bar and builds the dpvae_model.
-train_model <- function(data, coords, pairs, settings, pp, device, verbose, call, init = NULL, frame_json = "") {
+# `x`: the training cells' expression (genes x cells) for the cross-fit of the uncertainty calibration.
+train_model <- function(data, coords, pairs, settings, pp, device, verbose, call, init = NULL, frame_json = "",
+                        x = NULL) {
   if (!is.character(device) || length(device) != 1L) dpvae_abort("{.arg device} must be \"auto\", \"cpu\" or \"cuda\".")
   reporter <- progress_reporter("Training dp-VAE", settings$rust$epochs, verbose)
   t0 <- proc.time()[["elapsed"]]
-  res <- rust_result(fit_impl(data$x, data$counts, data$library, coords, pairs, as_json(settings$rust), device,
-                              init, frame_json, reporter$callback), call = call)
+  res <- run_fit(data, coords, pairs, settings, device, reporter$callback, init, frame_json, call)
   reporter$done()
   train_seconds <- proc.time()[["elapsed"]] - t0
   if (isTRUE(res$interrupted)) {
@@ -344,7 +345,11 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
   atlas <- map_atlas(data$x)
   loo <- loo_map(atlas$profiles, coords, sections = settings$sections, call = call)
   calibration <- calibrate_radius(loo)
-  kappa <- encoder_error_ratio(loo, held_out_encoder(res, pred))
+  honest <- validation_honest(loo, res, pred)
+  if (is.null(honest) && !is.null(x) && !isTRUE(res$interrupted)) {
+    refit <- crossfit_refit(x, coords, pairs, settings, pp, device, init, frame_json, call)
+    honest <- crossfit_honest(refit, atlas$profiles, coords, settings$sections, verbose = verbose, call = call)
+  }
   dimnames(pred$coords) <- list(rownames(coords), colnames(coords))
   dimnames(pred$latent) <- list(rownames(coords), paste0("latent_", seq_len(ncol(pred$latent))))
   model <- structure(list(
@@ -370,7 +375,7 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
     atlas = atlas,
     radius_factor = calibration[["factor"]],
     radius_rms = calibration[["rms"]],
-    encoder_error_ratio = kappa,
+    radius_mean_factor = calibrate_mean_radius(honest),
     device = device,
     seconds = proc.time()[["elapsed"]] - t0, # training and calibration
     call = call,
@@ -381,6 +386,40 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
     cli::cli_inform("dp-VAE: {res$epochs_run} epoch{?s} in {sprintf('%.1f', train_seconds)} s{best}.")
   }
   model
+}
+
+# The Rust fit (`callback`: progress_reporter()'s).
+run_fit <- function(data, coords, pairs, settings, device, callback, init, frame_json, call) {
+  rust_result(fit_impl(data$x, data$counts, data$library, coords, pairs, as_json(settings$rust), device,
+                       init, frame_json, callback), call = call)
+}
+
+# For crossfit_honest(): refit(keep) trains as the fit did on the training cells in `keep` (silently; NULL if
+# interrupted) and returns the encoder's positions of the others.
+crossfit_refit <- function(x, coords, pairs, settings, pp, device, init, frame_json, call) {
+  likelihood <- settings$rust$likelihood
+  function(keep) {
+    data <- training_data(subset_cells(x, which(keep)), pp, likelihood)
+    reporter <- progress_reporter("Cross-fit", settings$rust$epochs, FALSE)
+    res <- run_fit(data, coords[keep, , drop = FALSE], subset_pairs(pairs, keep), settings, device,
+                   reporter$callback, init, frame_json, call)
+    reporter$done()
+    if (isTRUE(res$interrupted)) return(NULL)
+    fold_model <- list(weights = res$weights, config_json = res$config, frame_json = res$frame, preprocess = pp)
+    threads <- if (settings$rust$num_threads > 0) settings$rust$num_threads
+    encode_cells(fold_model, subset_cells(x, which(!keep)), seed = 0, device = device, num.threads = threads,
+                 call = call)$coords
+  }
+}
+
+# build_mask()'s pairs restricted to the training cells in `keep` (logical) and renumbered onto them.
+subset_pairs <- function(pairs, keep) {
+  if (is.null(pairs) || is.character(pairs)) return(pairs)
+  if (!is.matrix(pairs)) return(pairs[keep])
+  both <- keep[pairs[, 1]] & keep[pairs[, 2]]
+  out <- cbind(cumsum(keep)[pairs[both, 1]], cumsum(keep)[pairs[both, 2]])
+  storage.mode(out) <- "integer"
+  out
 }
 
 # A cli progress bar over training epochs, as the callback Rust calls every few epochs (answering FALSE stops

@@ -86,13 +86,14 @@
 #'   reference positions a cell maps to, times a factor calibrated when the
 #'   model is fitted (training cells mapped onto each other, leave-one-out).
 #'   For the mean of the encoder's and the map's positions (the default for
-#'   more cells of the training data set) the radius follows from both
-#'   readouts' errors and how much they disagree over the data set (averaging
-#'   cancels part of their errors; at least 20 cells, else the bound for
-#'   errors that never cancel). The encoder's held-out error relative to the
-#'   map's is measured when [dpvae_fit()] fits the model, on its validation
-#'   cells (above 2000 training cells by default); without them the two
-#'   readouts are taken as equally accurate.
+#'   more cells of the training data set) the factor is calibrated the same
+#'   way on training cells whose encoder position comes from a model that did
+#'   not train on them: [dpvae_fit()]'s validation cells (above 2000 training
+#'   cells by default), or else a cross-fit, in which every fifth training cell
+#'   is placed by a model fitted without it (between 50 and 4000 training
+#'   cells; enough folds for 500 such cells, so it adds about the time of one
+#'   fit on 2000 cells; `options(dpvae.crossfit = FALSE)` skips it, and the
+#'   radius then follows from how much the two readouts disagree).
 #'   On held-out cells of the 16 shared benchmark sets the 90 % regions hold
 #'   the stated share of true positions (`bench/RESULTS-scrna.md`). For cells
 #'   of another platform the calibration is not checked (no ground truth).

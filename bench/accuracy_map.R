@@ -10,7 +10,7 @@ sets <- strsplit(args[2], ",")[[1]]
 seeds <- as.integer(strsplit(args[3], ",")[[1]])
 root <- Sys.getenv("DPVAE_DATA", "/work/shared/data")
 source("bench/bench_data.R")
-cells_rds <- "bench/work/accuracy_map_cells.rds"
+cells_rds <- Sys.getenv("DPVAE_CELLS_RDS", "bench/work/accuracy_map_cells.rds") # one per parallel run
 per_cell <- if (file.exists(cells_rds)) readRDS(cells_rds) else list()
 for (set in sets) {
   s <- load_set(set)
@@ -45,7 +45,7 @@ for (set in sets) {
                       latmap = procrustes_distance(truth, latmap),
                       blend = procrustes_distance(truth[ok, ], (enc[ok, ] + pos[ok, ]) / 2),
                       auto = attr(auto, "dpvae_placement"), cover_map = cover(res), cover_encoder = cover(res_enc), cover_auto = cover(auto),
-                      radius_factor = fit$radius_factor, radius_rms = fit$radius_rms, kappa = if (is.null(fit$encoder_error_ratio)) NA else fit$encoder_error_ratio, fit_seconds = fit$seconds, map_seconds = map_seconds)
+                      radius_factor = fit$radius_factor, radius_rms = fit$radius_rms, mean_factor = if (is.null(fit$radius_mean_factor)) NA else fit$radius_mean_factor, fit_seconds = fit$seconds, map_seconds = map_seconds)
     print(row, digits = 3, row.names = FALSE)
     exists <- file.exists(out)
     utils::write.table(row, out, sep = ",", row.names = FALSE, col.names = !exists, append = exists)

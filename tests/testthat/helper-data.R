@@ -1,5 +1,8 @@
 # Shared fixtures: the bundled real data set, and a quick fit reused by several test files.
 loadNamespace("Matrix") # S4 subsetting of the bundled dgCMatrix in every test file
+# Fits below 2000 cells cross-fit their uncertainty calibration (up to 5 extra fits); the tests that need it
+# turn it back on (test-calibration.R), every other test fits as before.
+options(dpvae.crossfit = FALSE)
 mob <- dpvae_example_data()
 
 quick_fit_args <- list(n_genes = 500, epochs = 150, warmup = 20, patience = 0, verbose = FALSE, num.threads = 1)

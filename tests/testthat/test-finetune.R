@@ -28,3 +28,15 @@ test_that("fine-tuning continues training on target cells and keeps the scale", 
   expect_error(dpvae_finetune(base, mob$counts[, 1:10], cbind(mob$coords[1:10, ], 1)), class = "dpvae_error_input")
   expect_error(dpvae_finetune(list(), mob$counts, mob$coords), class = "dpvae_error_model")
 })
+
+test_that("a fine-tuned model cross-fits its mean placement's factor from the base weights", {
+  base <- do.call(dpvae_fit, c(list(mob$counts[, 1:150], mob$coords[1:150, ], seed = 1),
+                               modifyList(quick_fit_args, list(epochs = 60))))
+  tune <- function() dpvae_finetune(base, mob$counts[, 151:262], mob$coords[151:262, ], epochs = 40, seed = 1,
+                                    verbose = FALSE, num.threads = 1)
+  a <- withr_options(list(dpvae.crossfit = TRUE), tune())
+  b <- withr_options(list(dpvae.crossfit = TRUE), tune())
+  expect_true(is.finite(a$radius_mean_factor) && a$radius_mean_factor > 0)
+  expect_identical(a$radius_mean_factor, b$radius_mean_factor)
+  expect_identical(a$fitted_coords, tune()$fitted_coords) # the cross-fit leaves the tuned model alone
+})

@@ -204,8 +204,9 @@ test_that("held-out cells at the mean placement: radius follows the readouts' di
   fit <- dpvae_fit(spots$counts[, -test], spots$coords[-test, ], epochs = 200, seed = 3, verbose = FALSE,
                    num.threads = 1)
   expect_true(is.finite(fit$radius_rms) && fit$radius_rms > 0)
-  # no validation cells (155 training cells): the readouts count as equally accurate (R/calibration.R)
-  expect_true(is.na(fit$encoder_error_ratio))
+  # no validation cells (155 training cells) and no cross-fit (turned off in helper-data.R): the fallback,
+  # with the readouts counted as equally accurate (R/calibration.R)
+  expect_true(is.na(fit$radius_mean_factor))
   correlated <- 1
   mean_res <- dpvae_reconstruct(spots$counts[, test], model = fit, placement = "mean", verbose = FALSE)
   # the map's radius around the same positions: factor x spread
@@ -223,6 +224,27 @@ test_that("held-out cells at the mean placement: radius follows the readouts' di
   few_full <- fit$radius_factor * dpvae:::map_spread(dpvae:::map_cells(fit, spots$counts[, test[1:10]]),
                                                       as.matrix(few[, c("dpvae_x", "dpvae_y")]))
   expect_equal(few$dpvae_uncertainty, unname(few_full) * correlated, tolerance = 1e-8)
+})
+
+test_that("held-out cells at the mean placement with the cross-fitted factor: factor x spread, covering", {
+  spots <- synthetic_tissue("spots")
+  set.seed(14)
+  test <- sample(225, 70)
+  fit <- withr_options(list(dpvae.crossfit = TRUE),
+    dpvae_fit(spots$counts[, -test], spots$coords[-test, ], epochs = 200, seed = 3, verbose = FALSE, num.threads = 1))
+  expect_true(is.finite(fit$radius_mean_factor))
+  res <- dpvae_reconstruct(spots$counts[, test], model = fit, placement = "mean", verbose = FALSE)
+  pos <- as.matrix(res[, c("dpvae_x", "dpvae_y")])
+  mapped <- dpvae:::map_cells(fit, spots$counts[, test])
+  expect_equal(res$dpvae_uncertainty, unname(fit$radius_mean_factor * dpvae:::map_spread(mapped, pos)), tolerance = 1e-10)
+  err <- sqrt(rowSums((pos - spots$coords[test, ])^2))
+  cover <- mean(err <= res$dpvae_uncertainty)
+  expect_gt(cover, 0.75)
+  expect_lt(cover, 1)
+  # the map placement keeps the map's own factor
+  map_res <- dpvae_reconstruct(spots$counts[, test], model = fit, placement = "map", verbose = FALSE)
+  expect_equal(map_res$dpvae_uncertainty,
+               unname(fit$radius_factor * dpvae:::map_spread(mapped, mapped$coords)), tolerance = 1e-10)
 })
 
 test_that("the atlas's axes by Lanczos span the leading eigenvectors, deterministically, leaving the RNG alone", {

@@ -201,6 +201,9 @@ reconstruct_cells <- function(x, coords, reference, model, device, verbose, ...,
     dpvae_abort("Give either {.arg reference} or {.arg model}, not both.", call = call)
   }
   if (is.null(model)) {
+    # its own fit reports the encoder's (self mode) or the map's positions, never their mean: no cross-fit
+    old <- options(dpvae.crossfit = FALSE)
+    on.exit(options(old), add = TRUE)
     if (is.null(reference)) {
       if (is.null(coords)) {
         dpvae_abort(c("No coordinates to train on.",
@@ -217,6 +220,7 @@ reconstruct_cells <- function(x, coords, reference, model, device, verbose, ...,
         dpvae_fit(ref$x, ref$coords, ..., mask = ref$groups, device = device, verbose = verbose)
       }
     }
+    options(old)
   } else {
     validate_model(model, call = call)
     if (...length()) dpvae_abort("Training settings ({.arg {names(list(...))}}) have no effect with {.arg model}.", call = call)

@@ -83,3 +83,14 @@ test_that("an interrupted fit skips the cross-fit", {
   expect_true(fit$interrupted)
   expect_true(is.na(fit$radius_mean_factor))
 })
+
+test_that("dpvae_reconstruct() fitting its own model skips the cross-fit and leaves the option as it was", {
+  spots <- synthetic_tissue("spots")
+  masked <- spots$coords
+  masked[1:40, ] <- NA
+  withr_options(list(dpvae.crossfit = TRUE), {
+    res <- dpvae_reconstruct(spots$counts, coords = masked, epochs = 40, seed = 1, verbose = FALSE, num.threads = 1)
+    expect_true(getOption("dpvae.crossfit"))
+  })
+  expect_true(is.na(attr(res, "dpvae_model")$radius_mean_factor))
+})

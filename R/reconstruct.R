@@ -93,7 +93,9 @@
 #'   is placed by a model fitted without it (between 50 and 4000 training
 #'   cells; enough folds for 500 such cells, so it adds about the time of one
 #'   fit on 2000 cells; `options(dpvae.crossfit = FALSE)` skips it, and the
-#'   radius then follows from how much the two readouts disagree).
+#'   radius then follows from how much the two readouts disagree). A model
+#'   that `dpvae_reconstruct()` fits itself (with `coords` or `reference`)
+#'   skips it too: it reports the encoder's or the map's positions.
 #'   On held-out cells of the 16 shared benchmark sets the 90 % regions hold
 #'   the stated share of true positions (`bench/RESULTS-scrna.md`). For cells
 #'   of another platform the calibration is not checked (no ground truth).

@@ -63,5 +63,6 @@ dpvae_finetune <- function(model, x, coords, epochs = 100, lr = NULL, lambda = N
   check_new_expression(xt, model$preprocess, call = call)
   data <- training_data(xt, model$preprocess, cfg$likelihood)
   train_model(data, coords[known, , drop = FALSE], NULL, settings, model$preprocess, device = device,
-              verbose = verbose, call = call, init = model$weights, frame_json = model$frame_json, x = xt)
+              verbose = verbose, call = call, init = model$weights, frame_json = model$frame_json, x = xt,
+              preprocess = function(xk) model$preprocess)
 }

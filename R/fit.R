@@ -156,7 +156,9 @@ dpvae_fit.default <- function(x, coords, ..., n_genes = 2000, normalize = c("aut
   settings$mask <- mask_label(mask)
   # group labels are sections: the map keeps each cell within one (map.R, one_section())
   if (identical(settings$mask, "groups")) settings$sections <- as.character(mask[known])
-  train_model(data, ct, pairs, settings, pp, device = device, verbose = verbose, call = call, x = xt)
+  preprocess <- function(xk) fit_preprocess(xk, n_genes = settings$n_genes, normalize = normalize)
+  train_model(data, ct, pairs, settings, pp, device = device, verbose = verbose, call = call, x = xt,
+              preprocess = preprocess)
 }
 
 # Encoder input as a block source (expression_source()), and for count likelihoods raw counts of the same
@@ -321,9 +323,10 @@ duration_text <- function(s) {
 }
 
 # Runs the Rust fit with a cli progress bar and builds the dpvae_model.
-# `x`: the training cells' expression (genes x cells) for the cross-fit of the uncertainty calibration.
+# `x`, `preprocess`: the training cells' expression (genes x cells) and how the fit preprocessed it
+# (crossfit_refit()), for the cross-fit of the uncertainty calibration.
 train_model <- function(data, coords, pairs, settings, pp, device, verbose, call, init = NULL, frame_json = "",
-                        x = NULL) {
+                        x = NULL, preprocess = NULL) {
   if (!is.character(device) || length(device) != 1L) dpvae_abort("{.arg device} must be \"auto\", \"cpu\" or \"cuda\".")
   reporter <- progress_reporter("Training dp-VAE", settings$rust$epochs, verbose)
   t0 <- proc.time()[["elapsed"]]
@@ -346,8 +349,8 @@ train_model <- function(data, coords, pairs, settings, pp, device, verbose, call
   loo <- loo_map(atlas$profiles, coords, sections = settings$sections, call = call)
   calibration <- calibrate_radius(loo)
   honest <- validation_honest(loo, res, pred)
-  if (is.null(honest) && !is.null(x) && !isTRUE(res$interrupted)) {
-    refit <- crossfit_refit(x, coords, pairs, settings, pp, device, init, frame_json, call)
+  if (is.null(honest) && !is.null(preprocess) && !isTRUE(res$interrupted)) {
+    refit <- crossfit_refit(x, coords, pairs, settings, preprocess, device, init, frame_json, call)
     honest <- crossfit_honest(refit, atlas$profiles, coords, settings$sections, verbose = verbose, call = call)
   }
   dimnames(pred$coords) <- list(rownames(coords), colnames(coords))
@@ -396,10 +399,15 @@ run_fit <- function(data, coords, pairs, settings, device, callback, init, frame
 
 # For crossfit_honest(): refit(keep) trains as the fit did on the training cells in `keep` (silently; NULL if
 # interrupted) and returns the encoder's positions of the others.
-crossfit_refit <- function(x, coords, pairs, settings, pp, device, init, frame_json, call) {
+# `preprocess(x)`: the fit's preprocessing of training cells x (fit_preprocess() for a fresh fit, so a fold's
+# genes and scaling come from its own cells as its model's would; fine-tuning keeps the base model's).
+crossfit_refit <- function(x, coords, pairs, settings, preprocess, device, init, frame_json, call) {
   likelihood <- settings$rust$likelihood
   function(keep) {
-    data <- training_data(subset_cells(x, which(keep)), pp, likelihood)
+    xk <- subset_cells(x, which(keep))
+    pp <- preprocess(xk)
+    settings$rust$n_genes <- length(pp$genes)
+    data <- training_data(xk, pp, likelihood)
     reporter <- progress_reporter("Cross-fit", settings$rust$epochs, FALSE)
     res <- run_fit(data, coords[keep, , drop = FALSE], subset_pairs(pairs, keep), settings, device,
                    reporter$callback, init, frame_json, call)

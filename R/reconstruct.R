@@ -91,8 +91,9 @@
 #'   not train on them: [dpvae_fit()]'s validation cells (above 2000 training
 #'   cells by default), or else a cross-fit, in which every fifth training cell
 #'   is placed by a model fitted without it (between 50 and 4000 training
-#'   cells; enough folds for 500 such cells, so it adds about the time of one
-#'   fit on 2000 cells; `options(dpvae.crossfit = FALSE)` skips it, and the
+#'   cells; enough folds for 800 such cells: up to five more fits on 80 % of
+#'   the cells, fewer above 800 training cells; `options(dpvae.crossfit =
+#'   FALSE)` skips it, and the
 #'   radius then follows from how much the two readouts disagree). A model
 #'   that `dpvae_reconstruct()` fits itself (with `coords` or `reference`)
 #'   skips it too: it reports the encoder's or the map's positions.

@@ -33,11 +33,12 @@ test_that("calibrate_mean_radius is the 90 % quantile of the mean's error over i
   expect_true(is.na(dpvae:::calibrate_mean_radius(c(few, list(spread = rep(1, 10))))))
 })
 
-test_that("crossfit_folds: enough folds for 500 honest cells, none outside 50-4000 cells or when turned off", {
+test_that("crossfit_folds: enough folds for 800 honest cells, none outside 50-4000 cells or when turned off", {
   withr_options(list(dpvae.crossfit = TRUE), {
     expect_identical(dpvae:::crossfit_folds(437), 5L)
-    expect_identical(dpvae:::crossfit_folds(850), 3L)
-    expect_identical(dpvae:::crossfit_folds(1999), 2L)
+    expect_identical(dpvae:::crossfit_folds(850), 5L)
+    expect_identical(dpvae:::crossfit_folds(1999), 3L)
+    expect_identical(dpvae:::crossfit_folds(4000), 1L)
     expect_identical(dpvae:::crossfit_folds(49), 0L)
     expect_identical(dpvae:::crossfit_folds(4001), 0L)
   })

@@ -126,7 +126,12 @@ crossfit_honest <- function(refit, profiles, coords, sections = NULL, verbose = 
   for (k in seq_len(folds)) {
     keep <- fold != k
     encoder <- refit(keep)
-    if (is.null(encoder)) return(NULL)
+    if (is.null(encoder)) {
+      cli::cli_warn(c("The uncertainty's cross-fit was interrupted; the model is complete without it.",
+                      i = "The mean placement's radius then follows the readouts' disagreement (see {.fn dpvae_reconstruct})."),
+                    class = "dpvae_warning_interrupted")
+      return(NULL)
+    }
     mapped <- map_onto_cells(profiles[!keep, , drop = FALSE], profiles[keep, , drop = FALSE],
                              coords[keep, , drop = FALSE], sections[keep], call = call)
     parts[[k]] <- list(encoder = encoder, map = mapped$coords, spread = mapped$spread,

@@ -95,3 +95,13 @@ test_that("dpvae_reconstruct() fitting its own model skips the cross-fit and lea
   })
   expect_true(is.na(attr(res, "dpvae_model")$radius_mean_factor))
 })
+
+test_that("an interrupted cross-fit warns and leaves no factor", {
+  coords <- cbind(x = rep(1:10, 6), y = rep(1:6, each = 10))
+  profiles <- matrix(rnorm(60 * 5), 60)
+  withr_options(list(dpvae.crossfit = TRUE), {
+    expect_warning(out <- dpvae:::crossfit_honest(function(keep) NULL, profiles, coords), class = "dpvae_warning_interrupted")
+  })
+  expect_null(out)
+  expect_true(is.na(dpvae:::calibrate_mean_radius(out)))
+})

@@ -8,9 +8,10 @@
 # The mean of the encoder's and the map's positions has its own factor, calibrated the same way on training
 # cells whose encoder position is honest (from a model that did not train on them): the fit's validation
 # cells (mapped leave-one-out, like the map's calibration), or in fits without them (below 2000 training
-# cells by default) a cross-fit: the training cells in CROSSFIT_FOLDS folds, each fold placed by a model fitted without it and mapped onto the
-# cells that model trained on (bench/RESULTS-scrna.md, session 10: the earlier model of the mean's error from
-# the readouts' disagreement and an encoder/map error ratio left 15/16 shared sets within 0.85-0.95, this 16/16).
+# cells by default) a cross-fit: the training cells in CROSSFIT_FOLDS folds, each fold placed by a model
+# fitted without it and mapped onto the cells that model trained on (bench/RESULTS-scrna.md, session 10: the
+# earlier model of the mean's error from the readouts' disagreement and an encoder/map error ratio left
+# 15/16 shared sets within 0.85-0.95, this 16/16).
 
 # Radius of the 90 % region around reported positions `pos` (`mapped`: map_cells()' result, which holds the
 # moments).
@@ -89,7 +90,7 @@ calibrate_mean_radius <- function(honest) {
 # The fit's validation cells (`res$validation`, rows of the training cells; `pred`: the fit's encoder
 # positions) among the leave-one-out calibration's rows, or NULL with fewer than MEAN_SHRINK_MIN_CELLS.
 validation_honest <- function(loo, res, pred) {
-  if (is.null(loo) || length(res$validation) < MEAN_SHRINK_MIN_CELLS) return(NULL)
+  if (is.null(loo)) return(NULL)
   at <- match(res$validation, loo$rows)
   keep <- which(!is.na(at))
   if (length(keep) < MEAN_SHRINK_MIN_CELLS) return(NULL)

@@ -93,8 +93,8 @@
 #'   is placed by a model fitted without it (between 50 and 4000 training
 #'   cells; enough folds for 800 such cells: up to five more fits on 80 % of
 #'   the cells, fewer above 800 training cells; `options(dpvae.crossfit =
-#'   FALSE)` skips it, and the
-#'   radius then follows from how much the two readouts disagree). A model
+#'   FALSE)` skips it, and the radius then follows from how much the two
+#'   readouts disagree). A model
 #'   that `dpvae_reconstruct()` fits itself (with `coords` or `reference`)
 #'   skips it too: it reports the encoder's or the map's positions.
 #'   On held-out cells of the 16 shared benchmark sets the 90 % regions hold
@@ -223,7 +223,6 @@ reconstruct_cells <- function(x, coords, reference, model, device, verbose, ...,
         dpvae_fit(ref$x, ref$coords, ..., mask = ref$groups, device = device, verbose = verbose)
       }
     }
-    options(old)
   } else {
     validate_model(model, call = call)
     if (...length()) dpvae_abort("Training settings ({.arg {names(list(...))}}) have no effect with {.arg model}.", call = call)
